@@ -1,0 +1,53 @@
+"""Tables of the event store (schema `eventstore`); Alembic migrations create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.types import UserDefinedType
+
+SCHEMA = "eventstore"
+NOTIFY_CHANNEL = "eventstore_appended"
+
+metadata = sa.MetaData(schema=SCHEMA)
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id, which asyncpg reads as `int`."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "xid8"
+
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column(
+        "transaction_id", Xid8(), nullable=False, server_default=sa.text("pg_current_xact_id()")
+    ),
+    sa.Column("stream_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("event_id", UUID(as_uuid=False), nullable=False, unique=True),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("event_version", sa.SmallInteger, nullable=False),
+    sa.Column("data", JSONB, nullable=False),
+    sa.Column("metadata", JSONB, nullable=False),
+    sa.Column("correlation_id", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
+    sa.Index("events_global_order", "transaction_id", "position"),
+    sa.Index("events_correlation", "correlation_id"),
+)
+
+stream_commands = sa.Table(
+    "stream_commands",
+    metadata,
+    sa.Column("stream_id", sa.Text, primary_key=True),
+    sa.Column("command_id", sa.Text, primary_key=True),
+    sa.Column("first_version", sa.Integer, nullable=False),
+    sa.Column("last_version", sa.Integer, nullable=False),
+)
+"""One row per (stream, command): what makes a repeated append write nothing."""

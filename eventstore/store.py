@@ -1,0 +1,258 @@
+"""Appending to and reading from the event log in PostgreSQL.
+
+Every method takes the caller's `AsyncConnection`, so an append and the inline
+projections of its events commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.messages import DomainEvent
+from eventstore.errors import WrongExpectedVersion
+from eventstore.records import START, AppendResult, EventMetadata, Position, RecordedEvent
+from eventstore.registry import EventRegistry
+from eventstore.schema import NOTIFY_CHANNEL, Xid8, events, stream_commands
+
+
+class EventStore(Protocol):
+    """The port activities and projectors depend on."""
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[DomainEvent],
+        metadata: EventMetadata,
+    ) -> AppendResult: ...
+
+    async def read_stream(
+        self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
+    ) -> list[RecordedEvent]: ...
+
+    async def read_all(
+        self,
+        conn: AsyncConnection,
+        *,
+        after: Position = START,
+        limit: int = 1000,
+        settled_only: bool = True,
+    ) -> list[RecordedEvent]: ...
+
+
+# One statement claims the command id, checks the stream's version and inserts
+# every event; it inserts nothing when the command was seen before or the
+# stream is not at the expected version, and the caller then tells which.
+_APPEND = sa.text(
+    """
+    WITH claim AS (
+        INSERT INTO eventstore.stream_commands (stream_id, command_id, first_version, last_version)
+        SELECT :stream_id, :command_id, :expected_version + 1, :expected_version + :count
+        WHERE (SELECT coalesce(max(version), 0) FROM eventstore.events
+               WHERE stream_id = :stream_id) = :expected_version
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    INSERT INTO eventstore.events
+        (stream_id, version, event_id, event_type, event_version, data, metadata, correlation_id)
+    SELECT :stream_id, :expected_version + e.ord, e.event_id, e.event_type, e.event_version,
+           e.data::jsonb, CAST(:metadata AS jsonb), :correlation_id
+    FROM claim,
+         unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]),
+                CAST(:event_versions AS smallint[]), CAST(:payloads AS text[]))
+             WITH ORDINALITY AS e(event_id, event_type, event_version, data, ord)
+    RETURNING position, transaction_id, version, event_id, recorded_at
+    """
+)
+
+_SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
+"""Every transaction id below this has committed or aborted: nothing can still appear there."""
+
+
+class PostgresEventStore:
+    """The event store on PostgreSQL.
+
+    Appends are optimistic (a unique key on `(stream_id, version)`) and
+    idempotent per `(stream_id, command_id)`; the global order is read by
+    `(transaction id, sequence)` below the oldest running transaction, which
+    keeps it gap-free without serialising writers.
+    """
+
+    def __init__(self, registry: EventRegistry) -> None:
+        self._registry = registry
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[DomainEvent],
+        metadata: EventMetadata,
+    ) -> AppendResult:
+        """Append events to a stream that is at `expected_version` (0: a new stream).
+
+        Raises `WrongExpectedVersion` when the stream has moved on. Appending
+        the same `metadata.command_id` to the same stream again writes nothing
+        and returns the first append's result with `duplicate=True`. Does not
+        notify followers: call `notify` after the transaction commits.
+        """
+        if not new_events:
+            raise ValueError("append needs at least one event")
+        encoded = [self._registry.encode(event) for event in new_events]
+        params: dict[str, Any] = {
+            "stream_id": stream_id,
+            "command_id": metadata.command_id,
+            "expected_version": expected_version,
+            "count": len(new_events),
+            "metadata": metadata.model_dump_json(),
+            "correlation_id": metadata.correlation_id,
+            "event_ids": [str(uuid.uuid4()) for _ in new_events],
+            "event_types": [event_type for event_type, _, _ in encoded],
+            "event_versions": [version for _, version, _ in encoded],
+            "payloads": [payload for _, _, payload in encoded],
+        }
+        try:
+            rows = (await conn.execute(_APPEND, params)).all()
+        except IntegrityError as error:
+            if "events_stream_version_key" in str(error.orig):
+                raise WrongExpectedVersion(stream_id, expected_version) from error
+            raise
+        if rows:
+            rows.sort(key=lambda row: row.version)
+            recorded = tuple(
+                RecordedEvent(
+                    position=Position(row.transaction_id, row.position),
+                    stream_id=stream_id,
+                    version=row.version,
+                    event_id=str(row.event_id),
+                    event=event,
+                    metadata=metadata,
+                    recorded_at=row.recorded_at,
+                )
+                for row, event in zip(rows, new_events, strict=True)
+            )
+            return AppendResult(
+                stream_id=stream_id,
+                first_version=expected_version + 1,
+                last_version=recorded[-1].version,
+                position=recorded[-1].position,
+                events=recorded,
+            )
+        previous = await self._previous_append(conn, stream_id, metadata.command_id)
+        if previous is None:
+            raise WrongExpectedVersion(stream_id, expected_version)
+        return previous
+
+    async def _previous_append(
+        self, conn: AsyncConnection, stream_id: str, command_id: str
+    ) -> AppendResult | None:
+        query = (
+            sa.select(
+                stream_commands.c.first_version,
+                stream_commands.c.last_version,
+                events.c.transaction_id,
+                events.c.position,
+            )
+            .join(
+                events,
+                sa.and_(
+                    events.c.stream_id == stream_commands.c.stream_id,
+                    events.c.version == stream_commands.c.last_version,
+                ),
+            )
+            .where(stream_commands.c.stream_id == stream_id)
+            .where(stream_commands.c.command_id == command_id)
+        )
+        row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            return None
+        return AppendResult(
+            stream_id=stream_id,
+            first_version=row.first_version,
+            last_version=row.last_version,
+            position=Position(row.transaction_id, row.position),
+            duplicate=True,
+        )
+
+    async def read_stream(
+        self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
+    ) -> list[RecordedEvent]:
+        """The events of one stream from `from_version` on, oldest first."""
+        query = (
+            sa.select(events)
+            .where(events.c.stream_id == stream_id)
+            .where(events.c.version >= from_version)
+            .order_by(events.c.version)
+        )
+        return [self._decode(row) for row in (await conn.execute(query)).mappings()]
+
+    async def read_all(
+        self,
+        conn: AsyncConnection,
+        *,
+        after: Position = START,
+        limit: int = 1000,
+        settled_only: bool = True,
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events of the global log after `after`, in log order.
+
+        With `settled_only` (the default) it returns only events whose
+        transaction is older than every running one, so a follower that
+        resumes from the last position it saw never misses an event. Pass
+        `settled_only=False` only while holding a lock that keeps writers of
+        the events you care about out (a projection rebuild's last step).
+        """
+        query = (
+            sa.select(events)
+            .where(
+                sa.tuple_(events.c.transaction_id, events.c.position)
+                > sa.tuple_(sa.cast(after.transaction_id, Xid8()), sa.literal(after.sequence))
+            )
+            .order_by(events.c.transaction_id, events.c.position)
+            .limit(limit)
+        )
+        if settled_only:
+            query = query.where(events.c.transaction_id < _SETTLED_HORIZON)
+        return [self._decode(row) for row in (await conn.execute(query)).mappings()]
+
+    async def last_position(self, conn: AsyncConnection) -> Position:
+        """The position of the newest settled event (`START` when there is none)."""
+        query = (
+            sa.select(events.c.transaction_id, events.c.position)
+            .where(events.c.transaction_id < _SETTLED_HORIZON)
+            .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+            .limit(1)
+        )
+        row = (await conn.execute(query)).one_or_none()
+        return START if row is None else Position(row.transaction_id, row.position)
+
+    @staticmethod
+    async def notify(conn: AsyncConnection, position: Position) -> None:
+        """Wake followers. Call after the appending transaction has committed.
+
+        Kept out of the append transaction on purpose: PostgreSQL serialises
+        the commits of transactions that NOTIFY, which halves write throughput.
+        """
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(position))))
+
+    def _decode(self, row: sa.RowMapping) -> RecordedEvent:
+        data = row["data"]
+        if isinstance(data, str):
+            data = json.loads(data)
+        return RecordedEvent(
+            position=Position(row["transaction_id"], row["position"]),
+            stream_id=row["stream_id"],
+            version=row["version"],
+            event_id=str(row["event_id"]),
+            event=self._registry.decode(row["event_type"], row["event_version"], data),
+            metadata=EventMetadata.model_validate(row["metadata"]),
+            recorded_at=row["recorded_at"],
+        )

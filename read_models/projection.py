@@ -1,0 +1,64 @@
+"""What a projection is, and the checkpoint that asynchronous ones keep."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from eventstore.records import START, Position, RecordedEvent
+from read_models.tables import projection_checkpoints
+
+Apply = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One query model: its tables and the function that applies an event to them.
+
+    `inline` projections are applied by the command's own transaction (the API
+    reads its writes); the others are applied by the projector, which keeps a
+    checkpoint for each in the same transaction as its changes.
+    """
+
+    name: str
+    tables: tuple[sa.Table, ...]
+    event_types: frozenset[str]
+    apply_event: Apply
+    inline: bool
+
+    def handles(self, event: RecordedEvent) -> bool:
+        return event.event.event_type in self.event_types
+
+    async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        if self.handles(event):
+            await self.apply_event(conn, event)
+
+
+async def load_checkpoint(conn: AsyncConnection, name: str) -> Position:
+    row = (
+        await conn.execute(
+            sa.select(projection_checkpoints.c.transaction_id, projection_checkpoints.c.sequence)
+            .where(projection_checkpoints.c.name == name)
+        )
+    ).one_or_none()
+    return START if row is None else Position(row.transaction_id, row.sequence)
+
+
+async def save_checkpoint(conn: AsyncConnection, name: str, position: Position) -> None:
+    statement = insert(projection_checkpoints).values(
+        name=name, transaction_id=position.transaction_id, sequence=position.sequence
+    )
+    await conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[projection_checkpoints.c.name],
+            set_={
+                "transaction_id": statement.excluded.transaction_id,
+                "sequence": statement.excluded.sequence,
+                "updated_at": sa.func.now(),
+            },
+        )
+    )

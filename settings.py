@@ -1,0 +1,73 @@
+"""Every setting of every process, read once from the environment.
+
+Processes build one `Settings` at their composition root (`cli.py`) and pass it
+down; nothing below reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the api, worker, projector and `dev`.
+
+    `database_url` and `temporal_address` left unset mean "use the embedded
+    servers that `dev` starts under `data_dir`".
+    """
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset: embedded PostgreSQL under data_dir."
+    )
+    temporal_address: str | None = Field(
+        default=None, description="host:port of Temporal; unset: `dev` starts a dev server."
+    )
+    temporal_namespace: str = "default"
+    data_dir: Path = Path(".data")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 4000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    command_task_queue: str = "shop-commands"
+    command_timeout_seconds: float = Field(
+        default=30.0, description="How long a mutation waits for its command workflow."
+    )
+    command_activity_timeout_seconds: float = 10.0
+    version_conflict_retries: int = Field(
+        default=50, description="Optimistic-concurrency retries inside one command activity."
+    )
+
+    projector_poll_seconds: float = Field(
+        default=1.0, description="Upper bound on a follower's wait between reads."
+    )
+    projector_batch_size: int = 500
+
+    log_format: str = Field(default="json", description="`json` or `console`.")
+    log_level: str = "INFO"
+
+    @property
+    def command_timeout(self) -> timedelta:
+        return timedelta(seconds=self.command_timeout_seconds)
+
+    @property
+    def command_activity_timeout(self) -> timedelta:
+        return timedelta(seconds=self.command_activity_timeout_seconds)
+
+    def require_database_url(self) -> str:
+        """The database URL, which `dev` fills in when it runs the embedded server."""
+        if self.database_url is None:
+            raise RuntimeError("DATABASE_URL is not set; run `shop dev` or set it.")
+        return self.database_url
+
+    def require_temporal_address(self) -> str:
+        if self.temporal_address is None:
+            raise RuntimeError("TEMPORAL_ADDRESS is not set; run `shop dev` or set it.")
+        return self.temporal_address

@@ -1,0 +1,250 @@
+"""The event store's contract, run against every PostgreSQL under test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from database import create_engine
+from domain.catalog import CategoryCreated, CategoryRenamed
+from domain.messages import DomainEvent
+from eventstore import (
+    EventMetadata,
+    EventRegistry,
+    PostgresEventStore,
+    Position,
+    RecordedEvent,
+    WrongExpectedVersion,
+    follow,
+)
+
+
+@pytest.fixture(scope="module")
+async def db(any_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(any_database_url, pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+def meta(command_id: str | None = None) -> EventMetadata:
+    command_id = command_id or str(uuid.uuid4())
+    return EventMetadata(
+        command_id=command_id,
+        correlation_id=f"corr-{command_id}",
+        causation_id=command_id,
+        actor="tester",
+        tenant_id="t1",
+        trace={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    )
+
+
+def created(name: str = "Books") -> CategoryCreated:
+    return CategoryCreated(category_id=str(uuid.uuid4()), name=name)
+
+
+def stream() -> str:
+    return f"test-{uuid.uuid4()}"
+
+
+async def test_appended_events_read_back_with_their_metadata(db, store):
+    stream_id, metadata = stream(), meta()
+    events = [created("A"), CategoryRenamed(category_id="x", name="B")]
+    async with db.begin() as conn:
+        result = await store.append(conn, stream_id, 0, events, metadata)
+    assert (result.first_version, result.last_version, result.duplicate) == (1, 2, False)
+    assert [e.event for e in result.events] == events
+
+    async with db.connect() as conn:
+        read = await store.read_stream(conn, stream_id)
+    assert [e.event for e in read] == events
+    assert [e.version for e in read] == [1, 2]
+    assert read[0].metadata == metadata
+    assert read[-1].position == result.position
+    assert read[0].position < read[1].position
+    assert read[0].recorded_at.tzinfo is not None
+    async with db.connect() as conn:
+        assert [e.version for e in await store.read_stream(conn, stream_id, from_version=2)] == [2]
+
+
+async def test_stale_expected_version_conflicts_and_writes_nothing(db, store):
+    stream_id = stream()
+    async with db.begin() as conn:
+        await store.append(conn, stream_id, 0, [created()], meta())
+    for stale in (0, 5):
+        with pytest.raises(WrongExpectedVersion):
+            async with db.begin() as conn:
+                await store.append(conn, stream_id, stale, [created()], meta())
+    async with db.connect() as conn:
+        assert len(await store.read_stream(conn, stream_id)) == 1
+
+
+async def test_repeated_command_writes_nothing_and_returns_the_first_result(db, store):
+    stream_id, other_stream, metadata = stream(), stream(), meta()
+    async with db.begin() as conn:
+        first = await store.append(conn, stream_id, 0, [created(), created()], metadata)
+    async with db.begin() as conn:
+        again = await store.append(conn, stream_id, 0, [created()], metadata)
+    assert again.duplicate
+    assert (again.first_version, again.last_version, again.position) == (1, 2, first.position)
+    assert again.events == ()
+
+    async with db.begin() as conn:
+        elsewhere = await store.append(conn, other_stream, 0, [created()], metadata)
+    assert not elsewhere.duplicate
+    async with db.connect() as conn:
+        assert len(await store.read_stream(conn, stream_id)) == 2
+        assert len(await store.read_stream(conn, other_stream)) == 1
+
+
+async def test_read_all_resumes_after_a_position(db, store):
+    async with db.connect() as conn:
+        start = await store.last_position(conn)
+    ids = []
+    for _ in range(3):
+        async with db.begin() as conn:
+            result = await store.append(conn, stream(), 0, [created()], meta())
+            ids.append(result.events[0].event_id)
+    async with db.connect() as conn:
+        everything = await store.read_all(conn, after=start)
+        rest = await store.read_all(conn, after=everything[0].position)
+        two = await store.read_all(conn, after=start, limit=2)
+    assert [e.event_id for e in everything] == ids
+    assert [e.event_id for e in rest] == ids[1:]
+    assert [e.event_id for e in two] == ids[:2]
+    assert Position.parse(str(everything[-1].position)) == everything[-1].position
+
+
+async def _collect(db, store, after: Position, count: int) -> list[RecordedEvent]:
+    seen: list[RecordedEvent] = []
+    async for batch in follow(db, store, after=after, batch_size=100, max_wait_seconds=0.05):
+        seen.extend(batch)
+        if len(seen) >= count:
+            return seen
+    return seen
+
+
+async def test_follower_sees_every_event_of_concurrent_writers_once_in_order(db, store):
+    writers, appends_each = 8, 300
+    async with db.connect() as conn:
+        start = await store.last_position(conn)
+
+    async def write(n: int) -> list[str]:
+        ids = []
+        for i in range(appends_each):
+            async with db.begin() as conn:
+                # Every third append writes two events, so batches interleave too.
+                events = [created(f"w{n}-{i}")] * (2 if i % 3 == 0 else 1)
+                result = await store.append(conn, stream(), 0, events, meta())
+            ids.extend(e.event_id for e in result.events)
+        return ids
+
+    expected_count = writers * sum(2 if i % 3 == 0 else 1 for i in range(appends_each))
+    follower = asyncio.create_task(_collect(db, store, start, expected_count))
+    written = await asyncio.gather(*(write(n) for n in range(writers)))
+    seen = await asyncio.wait_for(follower, 60)
+
+    written_ids = {event_id for ids in written for event_id in ids}
+    seen_ids = [e.event_id for e in seen]
+    assert len(seen_ids) == expected_count == len(written_ids)
+    assert set(seen_ids) == written_ids
+    positions = [e.position for e in seen]
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
+    # Each writer's own appends keep their order in the global log.
+    for ids in written:
+        order = [seen_ids.index(event_id) for event_id in ids]
+        assert order == sorted(order)
+
+
+async def test_reader_waits_for_a_transaction_held_open_then_delivers_it(db, store):
+    async with db.connect() as conn:
+        start = await store.last_position(conn)
+
+    held = await db.connect()
+    held_tx = await held.begin()
+    slow = await store.append(held, stream(), 0, [created("slow")], meta())
+    async with db.begin() as conn:
+        fast = await store.append(conn, stream(), 0, [created("fast")], meta())
+    assert slow.position < fast.position
+
+    async with db.connect() as conn:
+        assert await store.read_all(conn, after=start) == []
+        # Without the horizon the later commit is visible: that is the gap a naive reader makes.
+        unsettled = await store.read_all(conn, after=start, settled_only=False)
+        assert [e.event_id for e in unsettled] == [fast.events[0].event_id]
+
+    await held_tx.commit()
+    await held.close()
+    async with db.connect() as conn:
+        read = await store.read_all(conn, after=start)
+    assert [e.event_id for e in read] == [slow.events[0].event_id, fast.events[0].event_id]
+
+
+async def test_a_rolled_back_append_does_not_stall_readers(db, store):
+    async with db.connect() as conn:
+        start = await store.last_position(conn)
+    doomed = await db.connect()
+    doomed_tx = await doomed.begin()
+    await store.append(doomed, stream(), 0, [created("doomed")], meta())
+    async with db.begin() as conn:
+        kept = await store.append(conn, stream(), 0, [created("kept")], meta())
+    await doomed_tx.rollback()
+    await doomed.close()
+
+    seen = await asyncio.wait_for(_collect(db, store, start, 1), 10)
+    assert [e.event_id for e in seen] == [kept.events[0].event_id]
+
+
+async def test_follower_wakes_on_notify(db, store):
+    async with db.connect() as conn:
+        start = await store.last_position(conn)
+    # A long fallback poll: only the notification can wake the follower in time.
+    iterator = follow(db, store, after=start, max_wait_seconds=30).__aiter__()
+    first = asyncio.create_task(anext(iterator))
+    await asyncio.sleep(0.2)
+    async with db.begin() as conn:
+        result = await store.append(conn, stream(), 0, [created()], meta())
+    async with db.connect() as conn:
+        await store.notify(conn, result.position)
+        await conn.commit()
+    batch = await asyncio.wait_for(first, 5)
+    await iterator.aclose()
+    assert [e.event_id for e in batch] == [result.events[0].event_id]
+
+
+class RenamedV2(DomainEvent):
+    """Version 2 of an event whose `title` was called `name` in version 1."""
+
+    event_type: ClassVar[str] = "UpcastProbe"
+    event_version: ClassVar[int] = 2
+    title: str
+
+
+class RenamedV1(DomainEvent):
+    event_type: ClassVar[str] = "UpcastProbe"
+    name: str
+
+
+async def test_old_event_versions_are_upcast_on_read(db):
+    writer = PostgresEventStore(EventRegistry([RenamedV1]))
+    reader_registry = EventRegistry([RenamedV2])
+    reader_registry.add_upcaster("UpcastProbe", 1, lambda d: {"title": d["name"]})
+    reader = PostgresEventStore(reader_registry)
+    stream_id = stream()
+    async with db.begin() as conn:
+        await writer.append(conn, stream_id, 0, [RenamedV1(name="old")], meta())
+    async with db.connect() as conn:
+        (event,) = await reader.read_stream(conn, stream_id)
+    assert event.event == RenamedV2(title="old")
+
+
+async def test_last_position_is_the_newest_settled_event(db, store):
+    async with db.begin() as conn:
+        result = await store.append(conn, stream(), 0, [created()], meta())
+    async with db.connect() as conn:
+        assert await store.last_position(conn) == result.position
