@@ -346,7 +346,9 @@ class Product:
             case CreateProduct(product_id=pid, name=name, price=price, category_id=category_id):
                 if state.created:
                     raise Conflict(f"product {pid} already exists", field="id")
-                return [ProductCreated(product_id=pid, name=name, price=price, category_id=category_id)]
+                return [
+                    ProductCreated(product_id=pid, name=name, price=price, category_id=category_id)
+                ]
             case UpdateProduct(product_id=pid):
                 require_product(state, pid, field="id")
                 return _product_changes(state, command)
@@ -374,7 +376,9 @@ def _product_changes(state: ProductState, command: UpdateProduct) -> list[Domain
     if command.category_id is not None and command.category_id != state.category_id:
         events.append(
             ProductMoved(
-                product_id=pid, from_category_id=state.category_id, to_category_id=command.category_id
+                product_id=pid,
+                from_category_id=state.category_id,
+                to_category_id=command.category_id,
             )
         )
     return events

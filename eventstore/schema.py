@@ -36,7 +36,9 @@ events = sa.Table(
     sa.Column("data", JSONB, nullable=False),
     sa.Column("metadata", JSONB, nullable=False),
     sa.Column("correlation_id", sa.Text, nullable=False),
-    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
     sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
     sa.Index("events_global_order", "transaction_id", "position"),
     sa.Index("events_correlation", "correlation_id"),
@@ -49,5 +51,6 @@ stream_commands = sa.Table(
     sa.Column("command_id", sa.Text, primary_key=True),
     sa.Column("first_version", sa.Integer, nullable=False),
     sa.Column("last_version", sa.Integer, nullable=False),
+    sa.Index("stream_commands_by_command", "command_id"),
 )
 """One row per (stream, command): what makes a repeated append write nothing."""

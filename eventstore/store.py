@@ -120,7 +120,7 @@ class PostgresEventStore:
             "payloads": [payload for _, _, payload in encoded],
         }
         try:
-            rows = (await conn.execute(_APPEND, params)).all()
+            rows = list((await conn.execute(_APPEND, params)).all())
         except IntegrityError as error:
             if "events_stream_version_key" in str(error.orig):
                 raise WrongExpectedVersion(stream_id, expected_version) from error

@@ -26,7 +26,9 @@ async def apply_to_categories(conn: AsyncConnection, recorded: RecordedEvent) ->
     match recorded.event:
         case CategoryCreated(category_id=category_id, name=name):
             await conn.execute(
-                sa.insert(categories).values(id=category_id, name=name, created_at=at, updated_at=at)
+                sa.insert(categories).values(
+                    id=category_id, name=name, created_at=at, updated_at=at
+                )
             )
         case CategoryRenamed(category_id=category_id, name=name):
             await conn.execute(

@@ -41,8 +41,9 @@ class Projection:
 async def load_checkpoint(conn: AsyncConnection, name: str) -> Position:
     row = (
         await conn.execute(
-            sa.select(projection_checkpoints.c.transaction_id, projection_checkpoints.c.sequence)
-            .where(projection_checkpoints.c.name == name)
+            sa.select(
+                projection_checkpoints.c.transaction_id, projection_checkpoints.c.sequence
+            ).where(projection_checkpoints.c.name == name)
         )
     ).one_or_none()
     return START if row is None else Position(row.transaction_id, row.sequence)

@@ -54,6 +54,8 @@ projection_checkpoints = sa.Table(
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("transaction_id", Xid8(), nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column(
+        "updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
 )
 """Where each asynchronous projection has got to, written with its changes."""

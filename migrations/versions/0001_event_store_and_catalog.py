@@ -57,6 +57,9 @@ def upgrade() -> None:
         sa.Column("last_version", sa.Integer, nullable=False),
         schema="eventstore",
     )
+    op.create_index(
+        "stream_commands_by_command", "stream_commands", ["command_id"], schema="eventstore"
+    )
 
     op.create_table(
         "categories",

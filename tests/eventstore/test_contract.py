@@ -16,8 +16,8 @@ from domain.messages import DomainEvent
 from eventstore import (
     EventMetadata,
     EventRegistry,
-    PostgresEventStore,
     Position,
+    PostgresEventStore,
     RecordedEvent,
     WrongExpectedVersion,
     follow,

@@ -1,0 +1,109 @@
+"""The `execute_command` activity: routes a command to its handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+
+from activities import catalog, inventory
+from activities.unit_of_work import UnitOfWork, run_in_unit_of_work
+from domain.catalog import (
+    CreateCategory,
+    CreateProduct,
+    DeleteCategory,
+    DeleteProduct,
+    RenameCategory,
+    UpdateProduct,
+)
+from domain.errors import DomainError
+from domain.inventory import AddStock
+from domain.messages import Command
+from eventstore import EventMetadata, PostgresEventStore
+from read_models import Projection
+from workflows.contracts import (
+    EXECUTE_COMMAND_ACTIVITY,
+    CommandFailure,
+    CommandRequest,
+    CommandResult,
+)
+
+log = structlog.get_logger(__name__)
+
+HANDLERS: dict[type[Command], Callable[[UnitOfWork, Any], Awaitable[None]]] = {
+    CreateCategory: catalog.create_category,
+    RenameCategory: catalog.rename_category,
+    DeleteCategory: catalog.delete_category,
+    CreateProduct: catalog.create_product,
+    UpdateProduct: catalog.update_product,
+    DeleteProduct: catalog.delete_product,
+    AddStock: inventory.add_stock,
+}
+
+
+class CommandActivities:
+    """Activities that need the database; the worker builds one and registers its methods."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: PostgresEventStore,
+        projections: Sequence[Projection],
+        *,
+        conflict_retries: int,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._projections = projections
+        self._conflict_retries = conflict_retries
+
+    @activity.defn(name=EXECUTE_COMMAND_ACTIVITY)
+    async def execute_command(self, request: CommandRequest) -> CommandResult:
+        """Apply one command; a business refusal comes back as `failure`, not an error."""
+        command = request.command
+        context = request.context
+        metadata = EventMetadata(
+            command_id=context.command_id,
+            correlation_id=context.correlation_id,
+            causation_id=context.command_id,
+            actor=context.actor,
+            tenant_id=context.tenant_id,
+            trace=context.trace,
+        )
+        handler = HANDLERS[type(command)]
+
+        async def handle(uow: UnitOfWork) -> None:
+            await handler(uow, command)
+
+        try:
+            position = await run_in_unit_of_work(
+                self._engine,
+                self._store,
+                metadata,
+                self._projections,
+                handle,
+                conflict_retries=self._conflict_retries,
+            )
+        except DomainError as refusal:
+            log.info(
+                "command refused",
+                command=command.kind,
+                code=refusal.code.value,
+                reason=refusal.message,
+                correlation_id=context.correlation_id,
+            )
+            return CommandResult(
+                failure=CommandFailure(
+                    code=refusal.code.value, message=refusal.message, field=refusal.field
+                )
+            )
+        log.info(
+            "command applied",
+            command=command.kind,
+            position=str(position) if position else None,
+            correlation_id=context.correlation_id,
+        )
+        return CommandResult(position=str(position) if position else None)

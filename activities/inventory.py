@@ -1,0 +1,13 @@
+"""Command handlers of inventory."""
+
+from __future__ import annotations
+
+from activities.unit_of_work import UnitOfWork
+from domain.catalog import Product, require_product
+from domain.inventory import AddStock, StockItem
+
+
+async def add_stock(uow: UnitOfWork, command: AddStock) -> None:
+    product = await uow.load(Product, Product.stream_id(command.product_id))
+    require_product(product, command.product_id, field="productId")
+    await uow.decide(StockItem, StockItem.stream_id(command.product_id), command)

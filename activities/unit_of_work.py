@@ -1,0 +1,164 @@
+"""One command's transaction: load aggregates, record decisions, commit with projections."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from domain.messages import DomainEvent
+from eventstore import EventMetadata, Position, PostgresEventStore, WrongExpectedVersion
+from eventstore.schema import events, stream_commands
+from read_models import Projection
+
+S = TypeVar("S")
+C = TypeVar("C", contravariant=True)
+
+
+class Aggregate(Protocol[S, C]):
+    """The shape every aggregate in `domain/` has: pure functions over its state."""
+
+    def initial(self) -> S: ...
+
+    def evolve(self, state: S, event: DomainEvent) -> S: ...
+
+    def decide(self, state: S, command: C) -> list[DomainEvent]: ...
+
+
+@dataclass
+class _Stream:
+    state: Any
+    version: int
+    pending: list[DomainEvent] = field(default_factory=list)
+
+
+class UnitOfWork:
+    """Streams loaded and events decided within one command, appended together.
+
+    `decide` loads a stream on first use and keeps its state current, so one
+    command can decide on several aggregates, and twice on the same one.
+    """
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        store: PostgresEventStore,
+        metadata: EventMetadata,
+        projections: Sequence[Projection],
+    ) -> None:
+        self.conn = conn
+        self._store = store
+        self._metadata = metadata
+        self._projections = projections
+        self._streams: dict[str, _Stream] = {}
+
+    async def load(self, aggregate: Aggregate[S, Any], stream_id: str) -> S:
+        """The current state of one aggregate, including what this command decided."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            state = aggregate.initial()
+            recorded = await self._store.read_stream(self.conn, stream_id)
+            for item in recorded:
+                state = aggregate.evolve(state, item.event)
+            stream = _Stream(state=state, version=recorded[-1].version if recorded else 0)
+            self._streams[stream_id] = stream
+        state_now: S = stream.state
+        return state_now
+
+    async def decide(
+        self, aggregate: Aggregate[S, C], stream_id: str, command: C
+    ) -> list[DomainEvent]:
+        """Let `aggregate` decide on `command`; its events are appended at commit."""
+        state = await self.load(aggregate, stream_id)
+        decided = aggregate.decide(state, command)
+        stream = self._streams[stream_id]
+        for event in decided:
+            stream.state = aggregate.evolve(stream.state, event)
+        stream.pending.extend(decided)
+        return decided
+
+    async def commit(self) -> Position | None:
+        """Append every stream's new events and project them inline.
+
+        Returns the position of the last event appended, or None when the
+        command decided nothing. The caller commits the transaction.
+        """
+        last: Position | None = None
+        for stream_id, stream in self._streams.items():
+            if not stream.pending:
+                continue
+            result = await self._store.append(
+                self.conn, stream_id, stream.version, stream.pending, self._metadata
+            )
+            for recorded in result.events:
+                for projection in self._projections:
+                    await projection.apply(self.conn, recorded)
+            last = result.position if last is None else max(last, result.position)
+        return last
+
+
+async def previous_outcome(conn: AsyncConnection, command_id: str) -> Position | None:
+    """Where an already-applied command's last event sits, or None if it never ran."""
+    query = (
+        sa.select(events.c.transaction_id, events.c.position)
+        .join(
+            stream_commands,
+            sa.and_(
+                events.c.stream_id == stream_commands.c.stream_id,
+                events.c.version.between(
+                    stream_commands.c.first_version, stream_commands.c.last_version
+                ),
+            ),
+        )
+        .where(stream_commands.c.command_id == command_id)
+        .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+        .limit(1)
+    )
+    row = (await conn.execute(query)).one_or_none()
+    return None if row is None else Position(row.transaction_id, row.position)
+
+
+Handler = Callable[[UnitOfWork], Awaitable[None]]
+
+
+async def run_in_unit_of_work(
+    engine: AsyncEngine,
+    store: PostgresEventStore,
+    metadata: EventMetadata,
+    projections: Sequence[Projection],
+    handler: Handler,
+    *,
+    conflict_retries: int,
+) -> Position | None:
+    """Run `handler` in a transaction, retrying from scratch on version conflicts.
+
+    A command that was applied before (same command id) is not run again: its
+    earlier position is returned, so at-least-once activity execution changes
+    nothing twice. Followers are notified after the commit.
+    """
+    for attempt in range(conflict_retries + 1):
+        try:
+            async with engine.begin() as conn:
+                previous = await previous_outcome(conn, metadata.command_id)
+                if previous is not None:
+                    return previous
+                unit = UnitOfWork(conn, store, metadata, projections)
+                await handler(unit)
+                position = await unit.commit()
+        except WrongExpectedVersion:
+            if attempt == conflict_retries:
+                raise
+            # Jitter spreads out writers that collided so they do not collide again.
+            await asyncio.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+            continue
+        if position is not None:
+            async with engine.connect() as conn:
+                await store.notify(conn, position)
+                await conn.commit()
+        return position
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""The GraphQL gateway: queries from read models, mutations as commands via Temporal."""

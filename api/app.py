@@ -1,0 +1,81 @@
+"""The FastAPI application: GraphQL at /graphql (GraphiQL at /graphql and /graphiql)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.commands import CommandSender
+from api.context import Context, context_from_request
+from api.schema import build_schema
+from database import create_engine
+from settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API; its database engine and Temporal client open with the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.require_database_url())
+        client = await Client.connect(
+            settings.require_temporal_address(),
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+        app.state.engine = engine
+        app.state.temporal = client
+        app.state.commands = CommandSender(
+            client,
+            task_queue=settings.command_task_queue,
+            timeout=settings.command_timeout,
+            activity_timeout=settings.command_activity_timeout,
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(title="shop", lifespan=lifespan)
+
+    async def get_context(request: Request = None, websocket: WebSocket = None) -> Context:  # type: ignore[assignment]
+        connection = request if request is not None else websocket
+        state = connection.app.state
+        return context_from_request(connection, state.engine, state.commands)
+
+    schema = build_schema()
+    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
+    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphiql")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> Any:
+        """The process can serve: its database and Temporal answer."""
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            await request.app.state.temporal.service_client.check_health()
+            checks["temporal"] = "ok"
+        except Exception as error:
+            checks["temporal"] = f"unavailable: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return app

@@ -1,0 +1,211 @@
+"""The `Mutation` root: each mutation validates, sends one command, and reads its write.
+
+Inline projections commit with the events, so the object read after the
+command returns already shows its effect (read-your-writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import strawberry
+from pydantic import ValidationError
+from strawberry.types import Info
+
+from api.commands import command_id_for, new_entity_id
+from api.context import Context
+from api.errors import ApiError, invalid_input
+from api.types import Category, Product
+from domain.catalog import (
+    CreateCategory,
+    CreateProduct,
+    DeleteCategory,
+    DeleteProduct,
+    RenameCategory,
+    UpdateProduct,
+)
+from domain.errors import ErrorCode
+from domain.inventory import AddStock
+from read_models import queries
+from workflows.contracts import AnyCommand
+
+RequestId = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Idempotency key: the same requestId returns the same result "
+        "and changes nothing twice. Leave it out and each request is new."
+    ),
+]
+
+
+@strawberry.input
+class CreateCategoryInput:
+    name: str
+
+
+@strawberry.input
+class UpdateCategoryInput:
+    name: str
+
+
+@strawberry.input
+class CreateProductInput:
+    name: str
+    price: int = strawberry.field(description="Price in yen, 0 to 100,000,000.")
+    category_id: strawberry.ID
+
+
+@strawberry.input(description="Fields left out (or null) keep their value.")
+class UpdateProductInput:
+    name: str | None = None
+    price: int | None = None
+    category_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class AddStockInput:
+    product_id: strawberry.ID
+    quantity: int = strawberry.field(description="Units to add, 1 to 1,000,000.")
+
+
+async def _send(
+    info: Info[Context, None],
+    mutation: str,
+    request_id: str | None,
+    build: Callable[[str], AnyCommand],
+) -> str:
+    """Validate and send one command; returns its command id."""
+    context = info.context
+    command_id = command_id_for(
+        mutation=mutation, tenant_id=context.tenant_id, request_id=request_id
+    )
+    try:
+        command = build(command_id)
+    except ValidationError as error:
+        raise invalid_input(error) from None
+    await context.commands.send(command, context.command_context(command_id))
+    return command_id
+
+
+async def _category(info: Info[Context, None], category_id: str) -> Category:
+    async with info.context.engine.connect() as conn:
+        row = (await queries.category_rows(conn, [category_id])).get(category_id)
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"category {category_id} does not exist", field="id")
+    return Category.from_row(row)
+
+
+async def _product(info: Info[Context, None], product_id: str) -> Product:
+    async with info.context.engine.connect() as conn:
+        row = (await queries.product_rows(conn, [product_id])).get(product_id)
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"product {product_id} does not exist", field="id")
+    return Product.from_row(row)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def create_category(
+        self,
+        info: Info[Context, None],
+        input: CreateCategoryInput,
+        request_id: RequestId = None,
+    ) -> Category:
+        command_id = await _send(
+            info,
+            "createCategory",
+            request_id,
+            lambda cid: CreateCategory(category_id=new_entity_id(cid), name=input.name),
+        )
+        return await _category(info, new_entity_id(command_id))
+
+    @strawberry.mutation(description="Rename a category.")
+    async def update_category(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        input: UpdateCategoryInput,
+        request_id: RequestId = None,
+    ) -> Category:
+        await _send(
+            info,
+            "updateCategory",
+            request_id,
+            lambda _: RenameCategory(category_id=str(id), name=input.name),
+        )
+        return await _category(info, str(id))
+
+    @strawberry.mutation(description="Delete a category that holds no products; returns its id.")
+    async def delete_category(
+        self, info: Info[Context, None], id: strawberry.ID, request_id: RequestId = None
+    ) -> strawberry.ID:
+        await _send(
+            info, "deleteCategory", request_id, lambda _: DeleteCategory(category_id=str(id))
+        )
+        return id
+
+    @strawberry.mutation
+    async def create_product(
+        self,
+        info: Info[Context, None],
+        input: CreateProductInput,
+        request_id: RequestId = None,
+    ) -> Product:
+        command_id = await _send(
+            info,
+            "createProduct",
+            request_id,
+            lambda cid: CreateProduct(
+                product_id=new_entity_id(cid),
+                name=input.name,
+                price=input.price,
+                category_id=str(input.category_id),
+            ),
+        )
+        return await _product(info, new_entity_id(command_id))
+
+    @strawberry.mutation(description="Rename, reprice or move a product.")
+    async def update_product(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        input: UpdateProductInput,
+        request_id: RequestId = None,
+    ) -> Product:
+        await _send(
+            info,
+            "updateProduct",
+            request_id,
+            lambda _: UpdateProduct(
+                product_id=str(id),
+                name=input.name,
+                price=input.price,
+                category_id=None if input.category_id is None else str(input.category_id),
+            ),
+        )
+        return await _product(info, str(id))
+
+    @strawberry.mutation(description="Delete a product; returns its id.")
+    async def delete_product(
+        self, info: Info[Context, None], id: strawberry.ID, request_id: RequestId = None
+    ) -> strawberry.ID:
+        await _send(info, "deleteProduct", request_id, lambda _: DeleteProduct(product_id=str(id)))
+        return id
+
+    @strawberry.mutation(description="Add units to a product's stock.")
+    async def add_stock(
+        self,
+        info: Info[Context, None],
+        input: AddStockInput,
+        request_id: RequestId = None,
+    ) -> Product:
+        product_id = str(input.product_id)
+        await _send(
+            info,
+            "addStock",
+            request_id,
+            lambda _: AddStock(product_id=product_id, quantity=input.quantity),
+        )
+        return await _product(info, product_id)

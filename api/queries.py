@@ -1,0 +1,63 @@
+"""The `Query` root: read models only."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.errors import ApiError
+from api.types import Category, Product
+from domain.errors import ErrorCode
+from read_models import queries
+
+MAX_PAGE = 1000
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def category(self, info: Info[Context, None], id: strawberry.ID) -> Category | None:
+        row = await info.context.loaders.category.load(str(id))
+        return None if row is None else Category.from_row(row)
+
+    @strawberry.field(description="Every category, by name.")
+    async def categories(self, info: Info[Context, None]) -> list[Category]:
+        async with info.context.engine.connect() as conn:
+            rows = await queries.all_categories(conn)
+        return [Category.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def product(self, info: Info[Context, None], id: strawberry.ID) -> Product | None:
+        async with info.context.engine.connect() as conn:
+            row = (await queries.product_rows(conn, [str(id)])).get(str(id))
+        return None if row is None else Product.from_row(row)
+
+    @strawberry.field(
+        description="Products in the order they were created. Page with `first` "
+        "(1 to 1000) and `after`: the id of the last product of the previous page."
+    )
+    async def products(
+        self,
+        info: Info[Context, None],
+        category_id: strawberry.ID | None = None,
+        first: int = 100,
+        after: strawberry.ID | None = None,
+    ) -> list[Product]:
+        if not 1 <= first <= MAX_PAGE:
+            raise ApiError(
+                ErrorCode.VALIDATION, f"first must be between 1 and {MAX_PAGE}", field="first"
+            )
+        async with info.context.engine.connect() as conn:
+            try:
+                rows = await queries.product_page(
+                    conn,
+                    category_id=None if category_id is None else str(category_id),
+                    first=first,
+                    after=None if after is None else str(after),
+                )
+            except queries.UnknownCursor:
+                raise ApiError(
+                    ErrorCode.VALIDATION, f"no product {after} to page after", field="after"
+                ) from None
+        return [Product.from_row(row) for row in rows]

@@ -1,0 +1,88 @@
+"""GraphQL object types, each built from a read-model row by `from_row`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlalchemy import RowMapping
+from strawberry.types import Info
+
+from api.errors import ApiError
+from domain.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+
+@strawberry.type(description="A product category.")
+class Category:
+    id: strawberry.ID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Category:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    @strawberry.field(description="Products filed under this category, oldest first.")
+    async def products(
+        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
+    ) -> list[Product]:
+        rows = await info.context.loaders.products_by_category.load(self.id)
+        return [Product.from_row(row) for row in rows]
+
+
+@strawberry.type(description="A price a product had, from when it was set.")
+class PricePoint:
+    price: int
+    changed_at: datetime
+
+
+@strawberry.type(description="A product for sale.")
+class Product:
+    id: strawberry.ID
+    name: str
+    price: int = strawberry.field(description="Price in yen.")
+    stock: int = strawberry.field(description="Units on hand.")
+    created_at: datetime
+    updated_at: datetime
+    category_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Product:
+        return cls(
+            id=strawberry.ID(row["id"]),
+            name=row["name"],
+            price=row["price"],
+            stock=row["stock"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            category_id=row["category_id"],
+        )
+
+    @strawberry.field
+    async def category(
+        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
+    ) -> Category:
+        row = await info.context.loaders.category.load(self.category_id)
+        if row is None:
+            raise ApiError(ErrorCode.INTERNAL, f"category {self.category_id} is missing")
+        return Category.from_row(row)
+
+    @strawberry.field(
+        description="Every price this product has had, oldest first. Updated "
+        "asynchronously by the projector, so it may trail a mutation briefly."
+    )
+    async def price_history(
+        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
+    ) -> list[PricePoint]:
+        rows = await info.context.loaders.price_history.load(self.id)
+        return [PricePoint(price=row["price"], changed_at=row["changed_at"]) for row in rows]

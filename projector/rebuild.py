@@ -1,0 +1,119 @@
+"""Rebuilding a projection from position 0 while the live tables keep serving.
+
+The projection replays into shadow tables (same names, schema `read_rebuild`)
+through SQLAlchemy's schema translation, so the one projection function writes
+either. When the shadow has caught up, a short transaction keeps the live
+tables' writers out, applies the last events, and swaps the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from eventstore import Position, PostgresEventStore
+from eventstore.records import START
+from projector.locks import hold_writes
+from read_models.projection import Projection, save_checkpoint
+from read_models.tables import SCHEMA
+
+log = structlog.get_logger(__name__)
+
+SHADOW_SCHEMA = "read_rebuild"
+RETIRED_SCHEMA = "read_retired"
+
+Progress = Callable[[int, Position], None]
+
+
+async def _shadow(conn: AsyncConnection) -> AsyncConnection:
+    """The same transaction, with the projection's tables read as the shadow ones."""
+    return await conn.execution_options(schema_translate_map={SCHEMA: SHADOW_SCHEMA})
+
+
+def _recreate_tables(sync: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
+    for table in tables:
+        table.drop(sync, checkfirst=True)
+        table.create(sync)
+
+
+async def _replay(
+    conn: AsyncConnection,
+    store: PostgresEventStore,
+    projection: Projection,
+    after: Position,
+    *,
+    limit: int,
+    settled_only: bool,
+) -> tuple[Position, int]:
+    batch = await store.read_all(conn, after=after, limit=limit, settled_only=settled_only)
+    shadow = await _shadow(conn)
+    for event in batch:
+        await projection.apply(shadow, event)
+    return (batch[-1].position if batch else after), len(batch)
+
+
+async def rebuild(
+    engine: AsyncEngine,
+    store: PostgresEventStore,
+    projection: Projection,
+    *,
+    batch_size: int = 1000,
+    on_progress: Progress | None = None,
+) -> Position:
+    """Rebuild `projection` from the whole log and swap it in; returns where it ended."""
+    name = projection.name
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SHADOW_SCHEMA}"))
+        await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {RETIRED_SCHEMA}"))
+        shadow = await _shadow(conn)
+        await shadow.run_sync(_recreate_tables, projection.tables)
+
+    position, applied = START, 0
+    while True:
+        async with engine.begin() as conn:
+            position, count = await _replay(
+                conn, store, projection, position, limit=batch_size, settled_only=True
+            )
+        applied += count
+        if on_progress is not None:
+            on_progress(applied, position)
+        if count == 0:
+            break
+
+    async with engine.begin() as conn:
+        if projection.inline:
+            # Writers of inline projections wait here; their events, still
+            # uncommitted and unseen by us, land in the new tables after the swap.
+            for table in projection.tables:
+                await conn.execute(sa.text(f"LOCK TABLE {SCHEMA}.{table.name} IN EXCLUSIVE MODE"))
+        else:
+            await hold_writes(conn, name)
+        while True:
+            position, count = await _replay(
+                conn,
+                store,
+                projection,
+                position,
+                limit=batch_size,
+                settled_only=not projection.inline,
+            )
+            applied += count
+            if count == 0:
+                break
+        for table in projection.tables:
+            await conn.execute(
+                sa.text(f"ALTER TABLE {SCHEMA}.{table.name} SET SCHEMA {RETIRED_SCHEMA}")
+            )
+            await conn.execute(
+                sa.text(f"ALTER TABLE {SHADOW_SCHEMA}.{table.name} SET SCHEMA {SCHEMA}")
+            )
+            await conn.execute(sa.text(f"DROP TABLE {RETIRED_SCHEMA}.{table.name}"))
+        if not projection.inline:
+            await save_checkpoint(conn, name, position)
+    if on_progress is not None:
+        on_progress(applied, position)
+    log.info("projection rebuilt", projection=name, events=applied, position=str(position))
+    return position

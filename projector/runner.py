@@ -1,0 +1,75 @@
+"""Following the log for one asynchronous projection, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventstore import Position, PostgresEventStore, RecordedEvent, follow
+from projector.locks import hold_writes, try_lead
+from read_models.projection import Projection, load_checkpoint, save_checkpoint
+
+log = structlog.get_logger(__name__)
+
+
+async def apply_batch(
+    engine: AsyncEngine, projection: Projection, batch: list[RecordedEvent]
+) -> Position:
+    """Apply a batch and move the checkpoint in one transaction: each event counts once.
+
+    The checkpoint is re-read under the write lock, so a batch that a rebuild
+    (or a former leader) already covered is skipped rather than applied twice.
+    """
+    async with engine.begin() as conn:
+        await hold_writes(conn, projection.name)
+        checkpoint = await load_checkpoint(conn, projection.name)
+        for event in batch:
+            if event.position > checkpoint:
+                await projection.apply(conn, event)
+        last = max(checkpoint, batch[-1].position)
+        await save_checkpoint(conn, projection.name, last)
+    return last
+
+
+class ProjectionRunner:
+    """Runs one asynchronous projection while this instance holds its leader lock.
+
+    Other instances wait as standbys and take over when the leader's
+    connection goes away.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        store: PostgresEventStore,
+        projection: Projection,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._projection = projection
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+
+    async def run(self) -> None:
+        name = self._projection.name
+        async with self._engine.connect() as leader:
+            while not await try_lead(leader, name):
+                await leader.commit()
+                await asyncio.sleep(self._poll_seconds)
+            await leader.commit()
+            log.info("projection leading", projection=name)
+            async with self._engine.connect() as conn:
+                after = await load_checkpoint(conn, name)
+            async for batch in follow(
+                self._engine,
+                self._store,
+                after=after,
+                batch_size=self._batch_size,
+                max_wait_seconds=self._poll_seconds,
+            ):
+                after = await apply_batch(self._engine, self._projection, batch)

@@ -1,0 +1,76 @@
+"""Reading the query models: plain SQL over the read tables, one statement each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from read_models.tables import categories, price_history, products
+
+
+class UnknownCursor(LookupError):
+    """`after` names a product that is not (or no longer) in the list."""
+
+
+async def category_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
+    result = await conn.execute(sa.select(categories).where(categories.c.id.in_(ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
+async def all_categories(conn: AsyncConnection) -> list[sa.RowMapping]:
+    result = await conn.execute(sa.select(categories).order_by(categories.c.name, categories.c.id))
+    return list(result.mappings())
+
+
+async def product_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
+    result = await conn.execute(sa.select(products).where(products.c.id.in_(ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
+async def product_page(
+    conn: AsyncConnection, *, category_id: str | None, first: int, after: str | None
+) -> list[sa.RowMapping]:
+    """Products in the order they were created, `first` at a time after product `after`."""
+    query = sa.select(products).order_by(products.c.created_at, products.c.id).limit(first)
+    if category_id is not None:
+        query = query.where(products.c.category_id == category_id)
+    if after is not None:
+        anchor = (
+            await conn.execute(
+                sa.select(products.c.created_at, products.c.id).where(products.c.id == after)
+            )
+        ).one_or_none()
+        if anchor is None:
+            raise UnknownCursor(after)
+        query = query.where(sa.tuple_(products.c.created_at, products.c.id) > sa.tuple_(*anchor))
+    return list((await conn.execute(query)).mappings())
+
+
+async def products_in_categories(
+    conn: AsyncConnection, category_ids: Sequence[str]
+) -> dict[str, list[sa.RowMapping]]:
+    result = await conn.execute(
+        sa.select(products)
+        .where(products.c.category_id.in_(category_ids))
+        .order_by(products.c.created_at, products.c.id)
+    )
+    grouped: dict[str, list[sa.RowMapping]] = {category_id: [] for category_id in category_ids}
+    for row in result.mappings():
+        grouped[row["category_id"]].append(row)
+    return grouped
+
+
+async def price_histories(
+    conn: AsyncConnection, product_ids: Sequence[str]
+) -> dict[str, list[sa.RowMapping]]:
+    result = await conn.execute(
+        sa.select(price_history)
+        .where(price_history.c.product_id.in_(product_ids))
+        .order_by(price_history.c.transaction_id, price_history.c.sequence)
+    )
+    grouped: dict[str, list[sa.RowMapping]] = {product_id: [] for product_id in product_ids}
+    for row in result.mappings():
+        grouped[row["product_id"]].append(row)
+    return grouped
