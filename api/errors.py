@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import structlog
-from graphql import GraphQLError
+from graphql import ArgumentNode, DocumentNode, GraphQLError, ObjectFieldNode, Visitor, visit
 from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
 
@@ -40,16 +41,53 @@ def invalid_input(error: ValidationError, *, prefix: str = "") -> ApiError:
     return ApiError(ErrorCode.VALIDATION, message, field=(prefix + field) or None)
 
 
-def _coded(error: GraphQLError) -> GraphQLError:
+# graphql-core names the culprit only in its messages; these find it there.
+_FIELD_IN_MESSAGE = (
+    re.compile(r" at \.(?:[\w\[\]]+\.)*(\w+)(?:\[\d+\])*:"),  # ... invalid value at .input.price:
+    re.compile(r" at '(?:[^']*\.)?(\w+)(?:\[\d+\])*'"),  # Variable '$input' ... at 'input.price'
+    re.compile(r"^Field '\w+\.(\w+)' of required type"),  # a required input field left out
+    re.compile(r"to include required field '(\w+)'"),  # the same, in a literal
+    re.compile(r"^Field '(\w+)' is not defined by type"),  # an unknown input field
+    re.compile(r"^Variable '\$(\w+)'"),  # a variable of the wrong type
+    re.compile(r"^Argument '(\w+)' of required type"),  # a required argument left out
+)
+
+
+def _field_of(error: GraphQLError, document: DocumentNode | None) -> str | None:
+    """The input field a graphql-core validation or coercion error is about."""
+    for pattern in _FIELD_IN_MESSAGE:
+        match = pattern.search(error.message)
+        if match:
+            return match.group(1)
+    if document is None or not error.nodes:
+        return None
+    culprit = error.nodes[0]
+    holder: list[str] = []
+
+    class FindHolder(Visitor):
+        def enter_object_field(self, node: ObjectFieldNode, *_: Any) -> None:
+            if node.value is culprit:
+                holder.append(node.name.value)
+
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            if node.value is culprit:
+                holder.append(node.name.value)
+
+    visit(document, FindHolder())
+    return holder[0] if holder else None
+
+
+def _coded(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
     original = error.original_error
     code: ErrorCode
     field: str | None = None
     message = error.message
     if isinstance(original, ApiError | DomainError):
         code, field, message = original.code, original.field, original.message
-    elif original is None:
+    elif original is None or isinstance(original, GraphQLError):
         # graphql-core's own syntax, validation and variable coercion errors.
         code = ErrorCode.VALIDATION
+        field = _field_of(error, document)
     else:
         code = ErrorCode.INTERNAL
         message = "Internal error; it has been logged."
@@ -75,11 +113,12 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:
-            result.errors = [_coded(error) for error in errors]
+            document = self.execution_context.graphql_document
+            result.errors = [_coded(error, document) for error in errors]
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
     for error in errors:
         original = error.original_error
-        if original is not None and not isinstance(original, ApiError | DomainError):
+        if original is not None and not isinstance(original, ApiError | DomainError | GraphQLError):
             log.error("unexpected error in resolver", path=error.path, exc_info=original)
