@@ -8,7 +8,8 @@ tables' writers out, applies the last events, and swaps the tables.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
 import structlog
@@ -28,9 +29,17 @@ RETIRED_SCHEMA = "read_retired"
 Progress = Callable[[int, Position], None]
 
 
-async def _shadow(conn: AsyncConnection) -> AsyncConnection:
-    """The same transaction, with the projection's tables read as the shadow ones."""
-    return await conn.execution_options(schema_translate_map={SCHEMA: SHADOW_SCHEMA})
+@asynccontextmanager
+async def _shadow(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """The same transaction with the projection's tables read as the shadow ones.
+
+    Execution options change the connection in place, so they are undone on exit.
+    """
+    await conn.execution_options(schema_translate_map={SCHEMA: SHADOW_SCHEMA})
+    try:
+        yield conn
+    finally:
+        await conn.execution_options(schema_translate_map=None)
 
 
 def _recreate_tables(sync: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
@@ -49,9 +58,9 @@ async def _replay(
     settled_only: bool,
 ) -> tuple[Position, int]:
     batch = await store.read_all(conn, after=after, limit=limit, settled_only=settled_only)
-    shadow = await _shadow(conn)
-    for event in batch:
-        await projection.apply(shadow, event)
+    async with _shadow(conn) as shadow:
+        for event in batch:
+            await projection.apply(shadow, event)
     return (batch[-1].position if batch else after), len(batch)
 
 
@@ -68,8 +77,8 @@ async def rebuild(
     async with engine.begin() as conn:
         await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SHADOW_SCHEMA}"))
         await conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {RETIRED_SCHEMA}"))
-        shadow = await _shadow(conn)
-        await shadow.run_sync(_recreate_tables, projection.tables)
+        async with _shadow(conn) as shadow:
+            await shadow.run_sync(_recreate_tables, projection.tables)
 
     position, applied = START, 0
     while True:

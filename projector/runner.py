@@ -57,7 +57,8 @@ class ProjectionRunner:
 
     async def run(self) -> None:
         name = self._projection.name
-        async with self._engine.connect() as leader:
+        leader = await self._engine.connect()
+        try:
             while not await try_lead(leader, name):
                 await leader.commit()
                 await asyncio.sleep(self._poll_seconds)
@@ -73,3 +74,8 @@ class ProjectionRunner:
                 max_wait_seconds=self._poll_seconds,
             ):
                 after = await apply_batch(self._engine, self._projection, batch)
+        finally:
+            # Closing the connection (rather than pooling it) releases the
+            # session's leader lock, so a standby takes over at once.
+            await leader.invalidate()
+            await leader.close()

@@ -1,0 +1,136 @@
+"""Rebuilding projections from the log, and the projector's asynchronous ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import sqlalchemy as sa
+
+from projector import ProjectionRunner, rebuild
+from read_models import CATEGORIES, PRODUCTS
+from read_models.price_history import PRICE_HISTORY
+from read_models.projection import load_checkpoint
+from tests.api.catalog_client import create_category, create_product
+
+
+async def table_rows(engine, table: str) -> list[tuple]:
+    async with engine.connect() as conn:
+        result = await conn.execute(sa.text(f"SELECT * FROM read.{table} ORDER BY 1"))
+        return [tuple(row) for row in result]
+
+
+async def test_a_rebuild_equals_the_live_model_and_queries_keep_answering(system, engine, store):
+    category = await create_category(system.gql)
+    for i in range(5):
+        product = await create_product(system.gql, category["id"], name=f"R{i}", price=i)
+        await system.gql.data(
+            "mutation($p: ID!) { addStock(input: {productId: $p, quantity: 3}) { id } }",
+            {"p": product["id"]},
+        )
+    live_products, live_categories = (
+        await table_rows(engine, "products"),
+        await table_rows(engine, "categories"),
+    )
+
+    answered = []
+    stop = asyncio.Event()
+
+    async def keep_querying() -> None:
+        while not stop.is_set():
+            data = await system.gql.data("{ products(first: 5) { id category { name } } }")
+            answered.append(len(data["products"]))
+            await asyncio.sleep(0)
+
+    reader = asyncio.create_task(keep_querying())
+    await asyncio.sleep(0.05)
+    await rebuild(engine, store, PRODUCTS, batch_size=50)
+    await rebuild(engine, store, CATEGORIES, batch_size=50)
+    stop.set()
+    await reader
+    assert answered and all(count == 5 for count in answered)
+    assert await table_rows(engine, "products") == live_products
+    assert await table_rows(engine, "categories") == live_categories
+
+
+async def test_writes_during_a_rebuild_land_in_the_new_tables(system, engine, store):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"])
+    add = "mutation($p: ID!) { addStock(input: {productId: $p, quantity: 1}) { stock } }"
+
+    async def keep_writing() -> int:
+        writes = 0
+        for _ in range(40):
+            await system.gql.data(add, {"p": product["id"]})
+            writes += 1
+        return writes
+
+    writer = asyncio.create_task(keep_writing())
+    await asyncio.sleep(0.1)
+    await rebuild(engine, store, PRODUCTS, batch_size=20)
+    writes = await writer
+    data = await system.gql.data('{ product(id: "%s") { stock } }' % product["id"])
+    assert data["product"]["stock"] == writes
+    live = await table_rows(engine, "products")
+    await rebuild(engine, store, PRODUCTS)
+    assert await table_rows(engine, "products") == live
+
+
+async def _run_projector(engine, store):
+    runner = ProjectionRunner(engine, store, PRICE_HISTORY, batch_size=10, poll_seconds=0.05)
+    return asyncio.create_task(runner.run())
+
+
+async def _wait_for_prices(system, product_id: str, expected: list[int]) -> None:
+    query = '{ product(id: "%s") { priceHistory { price } } }' % product_id
+    for _ in range(200):
+        data = await system.gql.data(query)
+        if [p["price"] for p in data["product"]["priceHistory"]] == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"price history never became {expected}: {data}")
+
+
+async def test_the_projector_follows_the_log_once_across_restarts(system, engine, store):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"], price=100)
+    reprice = "mutation($p: ID!, $v: Int!) { updateProduct(id: $p, input: {price: $v}) { id } }"
+
+    task = await _run_projector(engine, store)
+    await system.gql.data(reprice, {"p": product["id"], "v": 150})
+    await _wait_for_prices(system, product["id"], [100, 150])
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+    # Changes made while it was down are caught up from the checkpoint, none twice.
+    await system.gql.data(reprice, {"p": product["id"], "v": 175})
+    task = await _run_projector(engine, store)
+    await _wait_for_prices(system, product["id"], [100, 150, 175])
+
+    # A second instance stands by while the first leads.
+    standby = await _run_projector(engine, store)
+    await system.gql.data(reprice, {"p": product["id"], "v": 180})
+    await _wait_for_prices(system, product["id"], [100, 150, 175, 180])
+    for running in (task, standby):
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+    async with engine.connect() as conn:
+        checkpoint = await load_checkpoint(conn, PRICE_HISTORY.name)
+        last = await store.last_position(conn)
+    assert checkpoint == last
+
+
+async def test_rebuilding_an_asynchronous_projection_moves_its_checkpoint(system, engine, store):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"], price=10)
+    await system.gql.data(
+        "mutation($p: ID!) { updateProduct(id: $p, input: {price: 20}) { id } }",
+        {"p": product["id"]},
+    )
+    end = await rebuild(engine, store, PRICE_HISTORY)
+    await _wait_for_prices(system, product["id"], [10, 20])
+    async with engine.connect() as conn:
+        assert await load_checkpoint(conn, PRICE_HISTORY.name) == end
