@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,10 @@ class System:
     settings: Settings
 
 
-@pytest.fixture
-async def system(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[System]:
+@asynccontextmanager
+async def running_system(
+    database_url: str, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[System]:
     """A fresh worker on its own task queue, and the API in-process over ASGI."""
     settings = Settings(
         database_url=database_url,
@@ -161,3 +164,21 @@ async def system(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncI
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
         yield System(gql=GraphQL(http), app=app, settings=settings)
+
+
+@pytest.fixture
+async def system(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[System]:
+    """The system on the session's shared database."""
+    async with running_system(database_url, temporal_env) as system:
+        yield system
+
+
+@pytest.fixture
+async def empty_system(
+    embedded_postgres: EmbeddedPostgres, temporal_env: WorkflowEnvironment
+) -> AsyncIterator[System]:
+    """The system on a database of its own, empty, for tests that list everything."""
+    url = await _fresh_database(embedded_postgres.url())
+    async with running_system(url, temporal_env) as system:
+        yield system
+    await drop_database(embedded_postgres.url(), make_url(url).database or "")

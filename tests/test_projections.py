@@ -14,7 +14,7 @@ from read_models.projection import load_checkpoint
 from tests.api.catalog_client import create_category, create_product
 
 
-async def table_rows(engine, table: str) -> list[tuple]:
+async def table_rows(engine, table: str) -> list[tuple[object, ...]]:
     async with engine.connect() as conn:
         result = await conn.execute(sa.text(f"SELECT * FROM read.{table} ORDER BY 1"))
         return [tuple(row) for row in result]
