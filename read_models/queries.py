@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -51,26 +52,30 @@ async def product_page(
 async def products_in_categories(
     conn: AsyncConnection, category_ids: Sequence[str]
 ) -> dict[str, list[sa.RowMapping]]:
-    result = await conn.execute(
+    query = (
         sa.select(products)
         .where(products.c.category_id.in_(category_ids))
         .order_by(products.c.created_at, products.c.id)
     )
-    grouped: dict[str, list[sa.RowMapping]] = {category_id: [] for category_id in category_ids}
-    for row in result.mappings():
-        grouped[row["category_id"]].append(row)
-    return grouped
+    return await _grouped(conn, query, "category_id", category_ids)
 
 
 async def price_histories(
     conn: AsyncConnection, product_ids: Sequence[str]
 ) -> dict[str, list[sa.RowMapping]]:
-    result = await conn.execute(
+    query = (
         sa.select(price_history)
         .where(price_history.c.product_id.in_(product_ids))
         .order_by(price_history.c.transaction_id, price_history.c.sequence)
     )
-    grouped: dict[str, list[sa.RowMapping]] = {product_id: [] for product_id in product_ids}
-    for row in result.mappings():
-        grouped[row["product_id"]].append(row)
+    return await _grouped(conn, query, "product_id", product_ids)
+
+
+async def _grouped(
+    conn: AsyncConnection, query: sa.Select[Any], key: str, keys: Sequence[str]
+) -> dict[str, list[sa.RowMapping]]:
+    """Rows by the value of `key`, in query order, with an empty list for keys without rows."""
+    grouped: dict[str, list[sa.RowMapping]] = {k: [] for k in keys}
+    for row in (await conn.execute(query)).mappings():
+        grouped[row[key]].append(row)
     return grouped
