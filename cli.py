@@ -35,6 +35,20 @@ def _projector(settings: Settings) -> None:
     asyncio.run(main(settings))
 
 
+def _psp(settings: Settings) -> None:
+    import uvicorn
+
+    from psp.simulator import create_simulator
+
+    uvicorn.run(
+        create_simulator(),
+        host="127.0.0.1",
+        port=settings.psp_port,
+        log_config=None,
+        access_log=False,
+    )
+
+
 def _migrate(settings: Settings) -> None:
     from database import migrate
 
@@ -63,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("api", help="serve GraphQL on API_HOST:API_PORT")
     commands.add_parser("worker", help="run the Temporal worker")
     commands.add_parser("projector", help="run the asynchronous projections")
+    commands.add_parser("psp", help="run the payment-provider simulator on PSP_PORT")
     commands.add_parser("migrate", help="bring the database schema up to date")
     rebuild = commands.add_parser(
         "rebuild", help="rebuild a projection from the whole log while it keeps serving"
@@ -82,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         "api": _api,
         "worker": _worker,
         "projector": _projector,
+        "psp": _psp,
         "migrate": _migrate,
     }
     runners[args.command](settings)

@@ -219,10 +219,11 @@ def run_dev(settings: Settings) -> None:
             {
                 "DATABASE_URL": database_url,
                 "TEMPORAL_ADDRESS": temporal_address,
+                "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
                 "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
             }
         )
-        for name in ("worker", "projector", "api"):
+        for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
         api = f"http://{settings.api_host}:{settings.api_port}"
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
@@ -232,6 +233,8 @@ def run_dev(settings: Settings) -> None:
             f"  GraphQL API   {api}/graphql\n"
             f"  GraphiQL      {api}/graphiql\n"
             f"  Temporal UI   {ui}\n"
+            f"  Payments      http://127.0.0.1:{settings.psp_port}"
+            " (simulator; PUT /control to inject faults)\n"
             f"  PostgreSQL    {database_url}\n"
             f"  Data          {data_dir}\n"
             "\n  Ctrl-C stops everything; the data stays for the next run.\n",
@@ -246,7 +249,7 @@ def run_dev(settings: Settings) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("stopping...", file=sys.stderr, flush=True)
         # Stop in dependency order: the API first, the servers last.
-        terminate([children[n] for n in ("api", "projector", "worker") if n in children])
+        terminate([children[n] for n in ("api", "projector", "worker", "psp") if n in children])
         if temporal is not None:
             terminate([temporal])
         if postgres is not None:

@@ -45,6 +45,40 @@ class Settings(BaseSettings):
         default=50, description="Optimistic-concurrency retries inside one command activity."
     )
 
+    orders_task_queue: str = "shop-orders"
+    inventory_task_queue: str = "shop-inventory"
+    payments_task_queue: str = "shop-payments"
+    shipping_task_queue: str = "shop-shipping"
+
+    saga_step_seconds: float = Field(default=10.0, description="One attempt of a saga activity.")
+    saga_step_deadline_seconds: float = Field(
+        default=60.0, description="All attempts of a saga step other than the payment."
+    )
+    payment_deadline_seconds: float = Field(
+        default=60.0, description="All attempts of the payment before the order is cancelled."
+    )
+    compensation_deadline_seconds: float = Field(
+        default=300.0, description="All attempts of one compensation before the order FAILS."
+    )
+    saga_retry_initial_seconds: float = 0.5
+    saga_retry_max_seconds: float = 10.0
+    order_placement_timeout_seconds: float = Field(
+        default=30.0, description="How long createOrder waits for the order to be recorded."
+    )
+    shipping_max_units: int = Field(
+        default=500, description="The carrier refuses orders of more units than this."
+    )
+
+    psp_url: str = "http://127.0.0.1:4010"
+    psp_port: int = 4010
+    psp_timeout_seconds: float = Field(default=2.0, description="One call to the payment provider.")
+    psp_breaker_failures: int = Field(
+        default=5, description="Consecutive provider faults that open the circuit breaker."
+    )
+    psp_breaker_recovery_seconds: float = Field(
+        default=10.0, description="How long the open breaker fails calls before trying again."
+    )
+
     projector_poll_seconds: float = Field(
         default=1.0, description="Upper bound on a follower's wait between reads."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,10 +15,33 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.commands import CommandSender
-from api.context import Context, context_from_request
+from api.context import Context, Services, context_from_request
+from api.saga_client import SagaClient
 from api.schema import build_schema
 from database import create_engine
+from read_models.notifications import LogListener
 from settings import Settings
+from workflows.contracts import SagaTimeouts, TaskQueues
+
+
+def task_queues(settings: Settings) -> TaskQueues:
+    return TaskQueues(
+        orders=settings.orders_task_queue,
+        inventory=settings.inventory_task_queue,
+        payments=settings.payments_task_queue,
+        shipping=settings.shipping_task_queue,
+    )
+
+
+def saga_timeouts(settings: Settings) -> SagaTimeouts:
+    return SagaTimeouts(
+        step_seconds=settings.saga_step_seconds,
+        step_deadline_seconds=settings.saga_step_deadline_seconds,
+        payment_deadline_seconds=settings.payment_deadline_seconds,
+        compensation_deadline_seconds=settings.compensation_deadline_seconds,
+        retry_initial_seconds=settings.saga_retry_initial_seconds,
+        retry_max_seconds=settings.saga_retry_max_seconds,
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -31,25 +55,37 @@ def create_app(settings: Settings) -> FastAPI:
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
         )
+        listener = LogListener(engine)
+        await listener.start()
         app.state.engine = engine
         app.state.temporal = client
-        app.state.commands = CommandSender(
-            client,
-            task_queue=settings.command_task_queue,
-            timeout=settings.command_timeout,
-            activity_timeout=settings.command_activity_timeout,
+        app.state.services = Services(
+            engine=engine,
+            commands=CommandSender(
+                client,
+                task_queue=settings.command_task_queue,
+                timeout=settings.command_timeout,
+                activity_timeout=settings.command_activity_timeout,
+            ),
+            sagas=SagaClient(
+                client,
+                queues=task_queues(settings),
+                timeouts=saga_timeouts(settings),
+                placement_timeout=timedelta(seconds=settings.order_placement_timeout_seconds),
+            ),
+            listener=listener,
         )
         try:
             yield
         finally:
+            await listener.stop()
             await engine.dispose()
 
     app = FastAPI(title="shop", lifespan=lifespan)
 
     async def get_context(request: Request = None, websocket: WebSocket = None) -> Context:  # type: ignore[assignment]
         connection = request if request is not None else websocket
-        state = connection.app.state
-        return context_from_request(connection, state.engine, state.commands)
+        return context_from_request(connection, connection.app.state.services)
 
     schema = build_schema()
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
+from dataclasses import dataclass
 
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -10,7 +13,12 @@ from strawberry.fastapi import BaseContext
 
 from api.commands import CommandSender
 from api.loaders import Loaders
+from api.saga_client import SagaClient
+from read_models.notifications import LogListener
 from workflows.contracts import CommandContext
+
+SUBSCRIPTION_POLL_SECONDS = 1.0
+"""The longest a subscription waits without a notification before it looks again."""
 
 
 class Context(BaseContext):
@@ -19,6 +27,8 @@ class Context(BaseContext):
         *,
         engine: AsyncEngine,
         commands: CommandSender,
+        sagas: SagaClient,
+        listener: LogListener,
         correlation_id: str,
         actor: str,
         tenant_id: str,
@@ -26,10 +36,17 @@ class Context(BaseContext):
         super().__init__()
         self.engine = engine
         self.commands = commands
+        self.sagas = sagas
+        self.listener = listener
         self.loaders = Loaders.for_request(engine)
         self.correlation_id = correlation_id
         self.actor = actor
         self.tenant_id = tenant_id
+
+    async def wait_for_log(self, woken: asyncio.Event) -> None:
+        """Until the log grows, or a second at most (a notification can be lost)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), SUBSCRIPTION_POLL_SECONDS)
 
     def command_context(self, command_id: str) -> CommandContext:
         return CommandContext(
@@ -40,14 +57,24 @@ class Context(BaseContext):
         )
 
 
-def context_from_request(
-    connection: Request | WebSocket, engine: AsyncEngine, commands: CommandSender
-) -> Context:
+@dataclass(frozen=True)
+class Services:
+    """What the app opens once at start-up and every request shares."""
+
+    engine: AsyncEngine
+    commands: CommandSender
+    sagas: SagaClient
+    listener: LogListener
+
+
+def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
     """Correlation id, actor and tenant come from headers until authentication exists."""
     headers = connection.headers
     return Context(
-        engine=engine,
-        commands=commands,
+        engine=services.engine,
+        commands=services.commands,
+        sagas=services.sagas,
+        listener=services.listener,
         correlation_id=headers.get("x-correlation-id") or str(uuid.uuid4()),
         actor=headers.get("x-actor", "anonymous"),
         tenant_id=headers.get("x-tenant-id", "default"),

@@ -31,14 +31,17 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def invalid_input(error: ValidationError, *, prefix: str = "") -> ApiError:
-    """The first problem pydantic found, named by its GraphQL field."""
+def invalid_input(error: ValidationError, *, default_field: str | None = None) -> ApiError:
+    """The first problem pydantic found, named by its GraphQL field path (`items.0.quantity`).
+
+    `default_field` names the input when the problem is with the whole of it.
+    """
     first = error.errors()[0]
     field = ".".join(camel(str(part)) for part in first["loc"] if part != "kind")
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if field:
         message = f"{field}: {message}"
-    return ApiError(ErrorCode.VALIDATION, message, field=(prefix + field) or None)
+    return ApiError(ErrorCode.VALIDATION, message, field=field or default_field)
 
 
 # graphql-core names the culprit only in its messages; these find it there.

@@ -33,6 +33,9 @@ class Loaders:
     category: DataLoader[str, RowMapping | None]
     products_by_category: DataLoader[str, list[RowMapping]]
     price_history: DataLoader[str, list[RowMapping]]
+    order: DataLoader[str, RowMapping | None]
+    order_items: DataLoader[str, list[RowMapping]]
+    timeline: DataLoader[str, list[RowMapping]]
 
     @classmethod
     def for_request(cls, engine: AsyncEngine) -> Loaders:
@@ -40,6 +43,9 @@ class Loaders:
             category=_batched(engine, queries.category_rows, _none),
             products_by_category=_batched(engine, queries.products_in_categories, list),
             price_history=_batched(engine, queries.price_histories, list),
+            order=_batched(engine, queries.order_rows, _none),
+            order_items=_batched(engine, queries.items_of_orders, list),
+            timeline=_batched(engine, queries.timelines, list),
         )
 
 

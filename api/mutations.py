@@ -105,7 +105,7 @@ async def _product(info: Info[Context, None], product_id: str) -> Product:
 
 
 @strawberry.type
-class Mutation:
+class CatalogMutation:
     @strawberry.mutation
     async def create_category(
         self,

@@ -15,7 +15,7 @@ MAX_PAGE = 1000
 
 
 @strawberry.type
-class Query:
+class CatalogQuery:
     @strawberry.field
     async def category(self, info: Info[Context, None], id: strawberry.ID) -> Category | None:
         row = await info.context.loaders.category.load(str(id))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import strawberry
 from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.types import ExecutionContext
 
 from api.errors import ErrorCodes, log_unexpected
-from api.mutations import Mutation
-from api.queries import Query
+from api.mutations import CatalogMutation
+from api.order_schema import OrderMutation, OrderQuery, OrderSubscription
+from api.queries import CatalogQuery
 
 
 class ShopSchema(Schema):
@@ -19,5 +21,22 @@ class ShopSchema(Schema):
         log_unexpected(errors)
 
 
+@strawberry.type
+class Query(CatalogQuery, OrderQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(CatalogMutation, OrderMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(OrderSubscription):
+    pass
+
+
 def build_schema() -> Schema:
-    return ShopSchema(query=Query, mutation=Mutation, extensions=[ErrorCodes])
+    return ShopSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes]
+    )

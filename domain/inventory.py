@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.errors import InvalidInput
+from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.messages import Command, DomainEvent, EntityId
 
 MAX_STOCK = 2_147_483_647
@@ -25,23 +25,58 @@ class AddStock(Command):
     quantity: Quantity
 
 
+class ReserveStock(Command):
+    """Hold `quantity` units of a product for an order (one reservation per order)."""
+
+    product_id: str
+    order_id: str
+    quantity: int
+
+
+class ReleaseStock(Command):
+    """Give an order's reservation back; releasing what is not held changes nothing."""
+
+    product_id: str
+    order_id: str
+
+
 InventoryCommand = AddStock
+
+
+class OutOfStock(DomainError):
+    code = ErrorCode.OUT_OF_STOCK
 
 
 class StockAdded(DomainEvent):
     product_id: str
     quantity: int
     level: int
-    """Stock on hand after the addition, so projections need no arithmetic."""
+    """Stock available after the change, so projections need no arithmetic."""
 
 
-INVENTORY_EVENTS: tuple[type[DomainEvent], ...] = (StockAdded,)
+class StockReserved(DomainEvent):
+    product_id: str
+    order_id: str
+    quantity: int
+    level: int
+
+
+class StockReleased(DomainEvent):
+    product_id: str
+    order_id: str
+    quantity: int
+    level: int
+
+
+INVENTORY_EVENTS: tuple[type[DomainEvent], ...] = (StockAdded, StockReserved, StockReleased)
 
 
 class StockState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     on_hand: int = 0
+    """Units available to reserve; never negative."""
+    reservations: dict[str, int] = {}
 
 
 class StockItem:
@@ -57,15 +92,52 @@ class StockItem:
 
     @staticmethod
     def evolve(state: StockState, event: DomainEvent) -> StockState:
-        if isinstance(event, StockAdded):
-            return StockState(on_hand=event.level)
+        match event:
+            case StockAdded(level=level):
+                return state.model_copy(update={"on_hand": level})
+            case StockReserved(order_id=order_id, quantity=quantity, level=level):
+                reservations = {**state.reservations, order_id: quantity}
+                return StockState(on_hand=level, reservations=reservations)
+            case StockReleased(order_id=order_id, level=level):
+                reservations = {k: v for k, v in state.reservations.items() if k != order_id}
+                return StockState(on_hand=level, reservations=reservations)
         return state
 
     @staticmethod
-    def decide(state: StockState, command: AddStock) -> list[DomainEvent]:
-        level = state.on_hand + command.quantity
-        if level > MAX_STOCK:
-            raise InvalidInput(
-                f"stock would reach {level}, above the maximum of {MAX_STOCK}", field="quantity"
-            )
-        return [StockAdded(product_id=command.product_id, quantity=command.quantity, level=level)]
+    def decide(
+        state: StockState, command: AddStock | ReserveStock | ReleaseStock
+    ) -> list[DomainEvent]:
+        match command:
+            case AddStock(product_id=product_id, quantity=quantity):
+                level = state.on_hand + quantity
+                if level > MAX_STOCK:
+                    raise InvalidInput(
+                        f"stock would reach {level}, above the maximum of {MAX_STOCK}",
+                        field="quantity",
+                    )
+                return [StockAdded(product_id=product_id, quantity=quantity, level=level)]
+            case ReserveStock(product_id=product_id, order_id=order_id, quantity=quantity):
+                if order_id in state.reservations:
+                    return []
+                if quantity > state.on_hand:
+                    raise OutOfStock(
+                        f"product {product_id} has {state.on_hand} in stock, {quantity} wanted",
+                        field="items",
+                    )
+                level = state.on_hand - quantity
+                return [
+                    StockReserved(
+                        product_id=product_id, order_id=order_id, quantity=quantity, level=level
+                    )
+                ]
+            case ReleaseStock(product_id=product_id, order_id=order_id):
+                held = state.reservations.get(order_id)
+                if held is None:
+                    return []
+                level = state.on_hand + held
+                return [
+                    StockReleased(
+                        product_id=product_id, order_id=order_id, quantity=held, level=level
+                    )
+                ]
+        raise TypeError(f"StockItem cannot decide {type(command).__name__}")

@@ -5,10 +5,12 @@ runs inline in a command's transaction and in the projector's rebuilds.
 """
 
 from read_models.catalog import CATEGORIES, PRODUCTS
+from read_models.order_timeline import ORDER_TIMELINE
+from read_models.orders import ORDERS
 from read_models.price_history import PRICE_HISTORY
 from read_models.projection import Projection
 
-PROJECTIONS: tuple[Projection, ...] = (CATEGORIES, PRODUCTS, PRICE_HISTORY)
+PROJECTIONS: tuple[Projection, ...] = (CATEGORIES, PRODUCTS, ORDERS, PRICE_HISTORY, ORDER_TIMELINE)
 """Every projection, by the order in which a full rebuild runs them."""
 
 INLINE_PROJECTIONS = tuple(p for p in PROJECTIONS if p.inline)

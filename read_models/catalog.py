@@ -15,7 +15,7 @@ from domain.catalog import (
     ProductPriceChanged,
     ProductRenamed,
 )
-from domain.inventory import StockAdded
+from domain.inventory import StockAdded, StockReleased, StockReserved
 from eventstore.records import RecordedEvent
 from read_models.projection import Projection
 from read_models.tables import categories, products
@@ -61,7 +61,11 @@ async def apply_to_products(conn: AsyncConnection, recorded: RecordedEvent) -> N
             await _update_product(conn, product_id, price=price, updated_at=at)
         case ProductMoved(product_id=product_id, to_category_id=category_id):
             await _update_product(conn, product_id, category_id=category_id, updated_at=at)
-        case StockAdded(product_id=product_id, level=level):
+        case (
+            StockAdded(product_id=product_id, level=level)
+            | StockReserved(product_id=product_id, level=level)
+            | StockReleased(product_id=product_id, level=level)
+        ):
             await _update_product(conn, product_id, stock=level)
         case ProductDeleted(product_id=product_id):
             await conn.execute(sa.delete(products).where(products.c.id == product_id))
@@ -93,6 +97,8 @@ PRODUCTS = Projection(
             ProductMoved,
             ProductDeleted,
             StockAdded,
+            StockReserved,
+            StockReleased,
         )
     ),
     apply_event=apply_to_products,

@@ -8,7 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from read_models.tables import categories, price_history, products
+from read_models.tables import (
+    categories,
+    order_items,
+    order_timeline,
+    order_updates,
+    orders,
+    price_history,
+    products,
+)
 
 
 class UnknownCursor(LookupError):
@@ -79,3 +87,61 @@ async def _grouped(
     for row in (await conn.execute(query)).mappings():
         grouped[row[key]].append(row)
     return grouped
+
+
+async def order_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
+    result = await conn.execute(sa.select(orders).where(orders.c.id.in_(ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
+async def order_page(
+    conn: AsyncConnection, *, user_id: str | None, first: int, after: str | None
+) -> list[sa.RowMapping]:
+    """Orders oldest first, `first` at a time after order `after`."""
+    query = sa.select(orders).order_by(orders.c.started_at, orders.c.id).limit(first)
+    if user_id is not None:
+        query = query.where(orders.c.user_id == user_id)
+    if after is not None:
+        anchor = (
+            await conn.execute(
+                sa.select(orders.c.started_at, orders.c.id).where(orders.c.id == after)
+            )
+        ).one_or_none()
+        if anchor is None:
+            raise UnknownCursor(after)
+        query = query.where(sa.tuple_(orders.c.started_at, orders.c.id) > sa.tuple_(*anchor))
+    return list((await conn.execute(query)).mappings())
+
+
+async def items_of_orders(
+    conn: AsyncConnection, order_ids: Sequence[str]
+) -> dict[str, list[sa.RowMapping]]:
+    query = (
+        sa.select(order_items)
+        .where(order_items.c.order_id.in_(order_ids))
+        .order_by(order_items.c.order_id, order_items.c.line)
+    )
+    return await _grouped(conn, query, "order_id", order_ids)
+
+
+async def timelines(
+    conn: AsyncConnection, order_ids: Sequence[str]
+) -> dict[str, list[sa.RowMapping]]:
+    query = (
+        sa.select(order_timeline)
+        .where(order_timeline.c.order_id.in_(order_ids))
+        .order_by(order_timeline.c.transaction_id, order_timeline.c.sequence)
+    )
+    return await _grouped(conn, query, "order_id", order_ids)
+
+
+async def order_updates_after(
+    conn: AsyncConnection, order_id: str, version: int
+) -> list[sa.RowMapping]:
+    query = (
+        sa.select(order_updates)
+        .where(order_updates.c.order_id == order_id)
+        .where(order_updates.c.version > version)
+        .order_by(order_updates.c.version)
+    )
+    return list((await conn.execute(query)).mappings())

@@ -7,6 +7,7 @@ is rebuilt on its own, and events already guarantee what keys would.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from eventstore.schema import Xid8
 
@@ -59,3 +60,62 @@ projection_checkpoints = sa.Table(
     ),
 )
 """Where each asynchronous projection has got to, written with its changes."""
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("total_amount", sa.BigInteger, nullable=False),
+    sa.Column("saga_status", sa.Text, nullable=False),
+    sa.Column("saga_state", sa.Text, nullable=False),
+    sa.Column("current_step", sa.Text),
+    sa.Column("failure_reason", sa.Text),
+    sa.Column("planned_compensations", JSONB, nullable=False, server_default="[]"),
+    sa.Column("compensations", JSONB, nullable=False, server_default="[]"),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("orders_by_user", "user_id", "started_at", "id"),
+)
+
+order_items = sa.Table(
+    "order_items",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("product_id", sa.Text, nullable=False),
+    sa.Column("product_name", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("price", sa.Integer, nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),
+)
+
+order_updates = sa.Table(
+    "order_updates",
+    metadata,
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("saga_status", sa.Text, nullable=False),
+    sa.Column("current_step", sa.Text),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+"""One row per change of an order, so a subscriber misses none of them."""
+
+order_timeline = sa.Table(
+    "order_timeline",
+    metadata,
+    sa.Column("transaction_id", Xid8(), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("order_id", sa.Text, nullable=False),
+    sa.Column("stream_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("data", JSONB, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("order_timeline_by_order", "order_id", "transaction_id", "sequence"),
+)
+"""Every event that carries an order's correlation id, across streams, in log order."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.common import SearchAttributeKey
@@ -33,6 +36,7 @@ from devstack import (
 )
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, PostgresEventStore
+from psp.simulator import create_simulator
 from settings import Settings
 from worker import running_worker
 
@@ -145,40 +149,90 @@ class System:
     gql: GraphQL
     app: FastAPI
     settings: Settings
+    registry: CollectorRegistry
+
+
+@pytest.fixture(scope="session")
+async def psp_url() -> AsyncIterator[str]:
+    """The payment-provider simulator, served over real HTTP on a free port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_simulator(), host="127.0.0.1", port=port, log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+        await asyncio.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+def make_settings(
+    database_url: str, temporal_address: str, psp_url: str, **overrides: Any
+) -> Settings:
+    """Settings for one test: its own task queues, and timeouts short enough to wait for."""
+    queues = {
+        name: f"test-{name}-{uuid.uuid4()}"
+        for name in ("command", "orders", "inventory", "payments", "shipping")
+    }
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "temporal_address": temporal_address,
+        "psp_url": psp_url,
+        **{f"{name}_task_queue": queue for name, queue in queues.items()},
+        "saga_step_seconds": 2.0,
+        "saga_step_deadline_seconds": 10.0,
+        "payment_deadline_seconds": 4.0,
+        "compensation_deadline_seconds": 10.0,
+        "saga_retry_initial_seconds": 0.1,
+        "saga_retry_max_seconds": 0.5,
+        "psp_timeout_seconds": 1.0,
+        "psp_breaker_failures": 3,
+        "psp_breaker_recovery_seconds": 1.0,
+        "shipping_max_units": 50,
+    }
+    values.update(overrides)
+    return Settings(**values)
 
 
 @asynccontextmanager
 async def running_system(
-    database_url: str, temporal_env: WorkflowEnvironment
+    settings: Settings, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[System]:
-    """A fresh worker on its own task queue, and the API in-process over ASGI."""
-    settings = Settings(
-        database_url=database_url,
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        command_task_queue=f"test-{uuid.uuid4()}",
-    )
+    """A worker on the settings' own task queues, and the API in-process over ASGI."""
     app = create_app(settings)
+    registry = CollectorRegistry()
     async with (
-        running_worker(settings, temporal_env.client),
+        running_worker(settings, temporal_env.client, registry=registry),
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
-        yield System(gql=GraphQL(http), app=app, settings=settings)
+        yield System(gql=GraphQL(http), app=app, settings=settings, registry=registry)
+
+
+def _temporal_address(temporal_env: WorkflowEnvironment) -> str:
+    return temporal_env.client.service_client.config.target_host
 
 
 @pytest.fixture
-async def system(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[System]:
+async def system(
+    database_url: str, temporal_env: WorkflowEnvironment, psp_url: str
+) -> AsyncIterator[System]:
     """The system on the session's shared database."""
-    async with running_system(database_url, temporal_env) as system:
+    settings = make_settings(database_url, _temporal_address(temporal_env), psp_url)
+    async with running_system(settings, temporal_env) as system:
         yield system
 
 
 @pytest.fixture
 async def empty_system(
-    embedded_postgres: EmbeddedPostgres, temporal_env: WorkflowEnvironment
+    embedded_postgres: EmbeddedPostgres, temporal_env: WorkflowEnvironment, psp_url: str
 ) -> AsyncIterator[System]:
     """The system on a database of its own, empty, for tests that list everything."""
     url = await _fresh_database(embedded_postgres.url())
-    async with running_system(url, temporal_env) as system:
+    settings = make_settings(url, _temporal_address(temporal_env), psp_url)
+    async with running_system(settings, temporal_env) as system:
         yield system
     await drop_database(embedded_postgres.url(), make_url(url).database or "")

@@ -58,6 +58,7 @@ def dev_env(tmp_path: Path) -> dict[str, str]:
         API_PORT=str(free_port()),
         TEMPORAL_PORT=str(free_port()),
         TEMPORAL_UI_PORT=str(free_port()),
+        PSP_PORT=str(free_port()),
     )
     return env
 

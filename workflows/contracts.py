@@ -6,9 +6,11 @@ API can start workflows and the workflow sandbox can load it cheaply.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from temporalio.common import SearchAttributeKey
 
 from domain.catalog import (
     CreateCategory,
@@ -19,6 +21,7 @@ from domain.catalog import (
     UpdateProduct,
 )
 from domain.inventory import AddStock
+from domain.orders import Compensation, OrderState, PlaceOrder
 
 COMMAND_WORKFLOW = "CommandWorkflow"
 EXECUTE_COMMAND_ACTIVITY = "execute_command"
@@ -81,3 +84,130 @@ class CommandResult(BaseModel):
 
 def command_workflow_id(command_id: str) -> str:
     return f"command-{command_id}"
+
+
+# The order saga -------------------------------------------------------------
+
+ORDER_SAGA = "OrderSaga"
+
+# Search attributes every saga carries, so operators can filter orders in the UI.
+ORDER_ID = SearchAttributeKey.for_keyword("OrderId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+ORDER_STATUS = SearchAttributeKey.for_keyword("OrderStatus")
+PLACED_UPDATE = "placed"
+CANCEL_UPDATE = "cancel_order"
+STATE_QUERY = "state"
+
+
+class SagaActivity(StrEnum):
+    """Activity names of the order saga, one per step and per compensation."""
+
+    PLACE_ORDER = "place_order"
+    RESERVE_STOCK = "reserve_stock"
+    PROCESS_PAYMENT = "process_payment"
+    ARRANGE_SHIPPING = "arrange_shipping"
+    CONFIRM_ORDER = "confirm_order"
+    BEGIN_COMPENSATION = "begin_compensation"
+    RELEASE_STOCK = "release_stock"
+    REFUND_PAYMENT = "refund_payment"
+    CANCEL_SHIPMENT = "cancel_shipment"
+    CLOSE_ORDER = "close_order"
+
+
+class BusinessFailure(StrEnum):
+    """`ApplicationError.type`s the saga treats as final answers, never retried."""
+
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    SHIPPING_REFUSED = "SHIPPING_REFUSED"
+    COMPENSATION_REFUSED = "COMPENSATION_REFUSED"
+
+
+class SagaStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPENSATING = "COMPENSATING"
+    COMPLETED = "COMPLETED"
+    COMPENSATED = "COMPENSATED"
+    FAILED = "FAILED"
+
+
+class TaskQueues(BaseModel):
+    """Where each bounded context's activities run; one worker may poll them all."""
+
+    model_config = ConfigDict(frozen=True)
+
+    orders: str = "shop-orders"
+    inventory: str = "shop-inventory"
+    payments: str = "shop-payments"
+    shipping: str = "shop-shipping"
+
+
+class SagaTimeouts(BaseModel):
+    """Every timeout and deadline of a saga, fixed when it starts (so replays agree)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step_seconds: float = 10.0
+    """One attempt of any activity."""
+    step_deadline_seconds: float = 60.0
+    """All attempts of a step other than payment."""
+    payment_deadline_seconds: float = 60.0
+    """All attempts of the payment, provider outages included."""
+    compensation_deadline_seconds: float = 300.0
+    """All attempts of one compensation; past it the order ends FAILED."""
+    retry_initial_seconds: float = 0.5
+    retry_max_seconds: float = 10.0
+
+
+class OrderSagaInput(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    order: PlaceOrder
+    context: CommandContext
+    queues: TaskQueues = Field(default_factory=TaskQueues)
+    timeouts: SagaTimeouts = Field(default_factory=SagaTimeouts)
+
+
+class SagaSnapshot(BaseModel):
+    """The saga's live state, as its query and updates return it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str
+    status: SagaStatus = SagaStatus.RUNNING
+    state: OrderState = OrderState.STARTED
+    current_step: str | None = None
+    failure_reason: str | None = None
+    compensations: tuple[Compensation, ...] = ()
+
+
+class CancelOrderRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reason: str = "cancelled by the customer"
+
+
+class StepInput(BaseModel):
+    """Input of every saga activity: the order and who placed it.
+
+    Each activity derives its command id from the order id and its own
+    name, so a retried activity changes nothing twice.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    order: PlaceOrder
+    context: CommandContext
+    reason: str = ""
+    compensations: tuple[Compensation, ...] = ()
+    outcome: OrderState | None = None
+
+
+class StepResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    reference: str | None = None
+
+
+def order_workflow_id(order_id: str) -> str:
+    return f"order-{order_id}"

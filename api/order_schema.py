@@ -1,0 +1,182 @@
+"""Orders in the schema: `createOrder`, `cancelOrder`, `order`, `orders`, `orderUpdated`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+from pydantic import ValidationError
+from strawberry.types import Info
+
+from api.commands import command_id_for, new_entity_id
+from api.context import Context
+from api.errors import ApiError, invalid_input
+from api.order_types import Order, OrderUpdate
+from api.saga_client import OrderNotRunning
+from domain.errors import ErrorCode
+from domain.orders import PlaceOrder
+from read_models import queries
+
+FINAL_STATUSES = {"CONFIRMED", "CANCELLED", "FAILED"}
+MAX_PAGE = 1000
+
+RequestId = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Idempotency key: the same requestId returns the same order, placed once."
+    ),
+]
+
+
+@strawberry.input
+class OrderItemInput:
+    product_id: strawberry.ID
+    quantity: int = strawberry.field(description="1 to 1,000.")
+
+
+@strawberry.input
+class CreateOrderInput:
+    user_id: strawberry.ID
+    items: list[OrderItemInput] = strawberry.field(description="1 to 100 lines, one per product.")
+
+
+async def _order(info: Info[Context, None], order_id: str) -> Order:
+    async with info.context.engine.connect() as conn:
+        row = (await queries.order_rows(conn, [order_id])).get(order_id)
+    if row is None:
+        raise ApiError(ErrorCode.NOT_FOUND, f"order {order_id} does not exist", field="id")
+    return Order.from_row(row)
+
+
+async def _priced_order(
+    info: Info[Context, None], order_id: str, order: CreateOrderInput
+) -> PlaceOrder:
+    """The order as the saga gets it: each line priced from the catalog now."""
+    product_ids = [str(item.product_id) for item in order.items]
+    async with info.context.engine.connect() as conn:
+        products = await queries.product_rows(conn, product_ids)
+    for product_id in product_ids:
+        if product_id not in products:
+            raise ApiError(
+                ErrorCode.NOT_FOUND, f"product {product_id} does not exist", field="productId"
+            )
+    try:
+        return PlaceOrder.model_validate(
+            {
+                "order_id": order_id,
+                "user_id": str(order.user_id),
+                "items": [
+                    {
+                        "product_id": str(item.product_id),
+                        "product_name": products[str(item.product_id)]["name"],
+                        "quantity": item.quantity,
+                        "price": products[str(item.product_id)]["price"],
+                    }
+                    for item in order.items
+                ],
+            }
+        )
+    except ValidationError as error:
+        raise invalid_input(error, default_field="items") from None
+
+
+@strawberry.type
+class OrderQuery:
+    @strawberry.field
+    async def order(self, info: Info[Context, None], id: strawberry.ID) -> Order | None:
+        row = await info.context.loaders.order.load(str(id))
+        return None if row is None else Order.from_row(row)
+
+    @strawberry.field(
+        description="Orders oldest first, optionally of one user. Page with `first` (1 to "
+        "1000) and `after`: the id of the last order of the previous page."
+    )
+    async def orders(
+        self,
+        info: Info[Context, None],
+        user_id: strawberry.ID | None = None,
+        first: int = 100,
+        after: strawberry.ID | None = None,
+    ) -> list[Order]:
+        if not 1 <= first <= MAX_PAGE:
+            raise ApiError(
+                ErrorCode.VALIDATION, f"first must be between 1 and {MAX_PAGE}", field="first"
+            )
+        async with info.context.engine.connect() as conn:
+            try:
+                rows = await queries.order_page(
+                    conn,
+                    user_id=None if user_id is None else str(user_id),
+                    first=first,
+                    after=None if after is None else str(after),
+                )
+            except queries.UnknownCursor:
+                raise ApiError(
+                    ErrorCode.VALIDATION, f"no order {after} to page after", field="after"
+                ) from None
+        return [Order.from_row(row) for row in rows]
+
+
+@strawberry.type
+class OrderMutation:
+    @strawberry.mutation(
+        description="Place an order and start its saga; answers once the order is recorded."
+    )
+    async def create_order(
+        self, info: Info[Context, None], input: CreateOrderInput, request_id: RequestId = None
+    ) -> Order:
+        context = info.context
+        command_id = command_id_for(
+            mutation="createOrder", tenant_id=context.tenant_id, request_id=request_id
+        )
+        order_id = new_entity_id(command_id)
+        order = await _priced_order(info, order_id, input)
+        await context.sagas.place(order, context.command_context(command_id))
+        return await _order(info, order_id)
+
+    @strawberry.mutation(
+        description="Cancel an order that is not confirmed yet: its saga compensates what it "
+        "did, and this answers with the order CANCELLED. CONFLICT once it is confirmed."
+    )
+    async def cancel_order(
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        reason: str = "cancelled by the customer",
+    ) -> Order:
+        order = await _order(info, str(id))
+        try:
+            await info.context.sagas.cancel(str(id), reason)
+        except OrderNotRunning:
+            raise ApiError(
+                ErrorCode.CONFLICT,
+                f"order {id} is {order.status.value.lower()} and can no longer be cancelled",
+                field="id",
+            ) from None
+        return await _order(info, str(id))
+
+
+@strawberry.type
+class OrderSubscription:
+    @strawberry.subscription(
+        description="Every change of the order's status, in order, from the first; ends "
+        "after the final one (CONFIRMED, CANCELLED or FAILED)."
+    )
+    async def order_updated(
+        self, info: Info[Context, None], order_id: strawberry.ID
+    ) -> AsyncGenerator[OrderUpdate, None]:
+        context = info.context
+        version = 0
+        async with context.listener.subscription() as woken:
+            while True:
+                woken.clear()
+                async with context.engine.connect() as conn:
+                    rows = await queries.order_updates_after(conn, str(order_id), version)
+                for row in rows:
+                    version = row["version"]
+                    yield OrderUpdate.from_row(row)
+                    if row["status"] in FINAL_STATUSES:
+                        return
+                if not rows:
+                    await context.wait_for_log(woken)

@@ -1,0 +1,300 @@
+"""Orders: what was ordered, at what price, and how far its saga has got.
+
+The order's stream is the saga's log: every step the saga completes or
+compensates lands here as an event, so an order's whole story reads from it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.errors import Conflict
+from domain.messages import Command, DomainEvent, EntityId, Yen
+
+MAX_LINES = 100
+MAX_QUANTITY = 1000
+MAX_TOTAL = 2_147_483_647
+"""An order's total is returned as a GraphQL `Int`, so it must fit 32 bits."""
+
+
+class OrderState(StrEnum):
+    """The last state an order reached; its `status` is PENDING before the first."""
+
+    STARTED = "STARTED"
+    STOCK_RESERVED = "STOCK_RESERVED"
+    PAYMENT_PROCESSED = "PAYMENT_PROCESSED"
+    SHIPPING_ARRANGED = "SHIPPING_ARRANGED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+class SagaStep(StrEnum):
+    RESERVE_STOCK = "RESERVE_STOCK"
+    PROCESS_PAYMENT = "PROCESS_PAYMENT"
+    ARRANGE_SHIPPING = "ARRANGE_SHIPPING"
+    CONFIRM_ORDER = "CONFIRM_ORDER"
+
+
+class Compensation(StrEnum):
+    """What undoes a step; named after the step it undoes, as `COMPENSATE_<step>`."""
+
+    RELEASE_STOCK = "RELEASE_STOCK"
+    REFUND_PAYMENT = "REFUND_PAYMENT"
+    CANCEL_SHIPMENT = "CANCEL_SHIPMENT"
+
+
+COMPENSATION_OF: dict[SagaStep, Compensation] = {
+    SagaStep.RESERVE_STOCK: Compensation.RELEASE_STOCK,
+    SagaStep.PROCESS_PAYMENT: Compensation.REFUND_PAYMENT,
+    SagaStep.ARRANGE_SHIPPING: Compensation.CANCEL_SHIPMENT,
+}
+
+
+class OrderItem(BaseModel):
+    """One line of an order, priced when the order was placed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    product_id: EntityId
+    product_name: str
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY, strict=True)]
+    price: Yen
+
+    @property
+    def subtotal(self) -> int:
+        return self.price * self.quantity
+
+
+class PlaceOrder(Command):
+    order_id: EntityId
+    user_id: EntityId
+    items: Annotated[list[OrderItem], Field(min_length=1, max_length=MAX_LINES)]
+
+    @model_validator(mode="after")
+    def _one_line_per_product_and_a_total_that_fits(self) -> PlaceOrder:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.product_id in seen:
+                raise ValueError(f"product {item.product_id} appears on more than one line")
+            seen.add(item.product_id)
+        if self.total_amount > MAX_TOTAL:
+            raise ValueError(f"the total {self.total_amount} exceeds the maximum of {MAX_TOTAL}")
+        return self
+
+    @property
+    def total_amount(self) -> int:
+        return sum(item.subtotal for item in self.items)
+
+
+class RecordStep(Command):
+    """The saga completed a step; `reference` names what it made (payment, shipment)."""
+
+    order_id: str
+    step: SagaStep
+    reference: str | None = None
+    amount: int | None = None
+
+
+class BeginCompensation(Command):
+    order_id: str
+    reason: str
+    compensations: list[Compensation]
+
+
+class RecordCompensation(Command):
+    order_id: str
+    compensation: Compensation
+
+
+class CloseOrder(Command):
+    """End the order: CANCELLED after its compensations, or FAILED for an operator."""
+
+    order_id: str
+    outcome: OrderState
+    reason: str
+
+
+# Events --------------------------------------------------------------------
+
+
+class OrderEvent(DomainEvent):
+    """Base of the order stream's events."""
+
+    order_id: str
+
+
+class OrderPlaced(OrderEvent):
+    user_id: str
+    items: list[OrderItem]
+    total_amount: int
+
+
+class OrderStockReserved(OrderEvent):
+    pass
+
+
+class OrderPaymentProcessed(OrderEvent):
+    payment_id: str
+    amount: int
+
+
+class OrderShippingArranged(OrderEvent):
+    shipment_id: str
+
+
+class OrderConfirmed(OrderEvent):
+    pass
+
+
+class OrderCompensationStarted(OrderEvent):
+    reason: str
+    compensations: list[Compensation]
+    """The compensations to run, in the order they will run."""
+
+
+class OrderStepCompensated(OrderEvent):
+    compensation: Compensation
+
+
+class OrderCancelled(OrderEvent):
+    reason: str
+
+
+class OrderFailed(OrderEvent):
+    reason: str
+
+
+ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
+    OrderPlaced,
+    OrderStockReserved,
+    OrderPaymentProcessed,
+    OrderShippingArranged,
+    OrderConfirmed,
+    OrderCompensationStarted,
+    OrderStepCompensated,
+    OrderCancelled,
+    OrderFailed,
+)
+
+_STEP_REACHES: dict[SagaStep, OrderState] = {
+    SagaStep.RESERVE_STOCK: OrderState.STOCK_RESERVED,
+    SagaStep.PROCESS_PAYMENT: OrderState.PAYMENT_PROCESSED,
+    SagaStep.ARRANGE_SHIPPING: OrderState.SHIPPING_ARRANGED,
+    SagaStep.CONFIRM_ORDER: OrderState.CONFIRMED,
+}
+_FORWARD = list(_STEP_REACHES.values())
+
+
+class OrderRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    placed: bool = False
+    state: OrderState = OrderState.STARTED
+    compensating: bool = False
+    compensated: tuple[Compensation, ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.FAILED)
+
+
+class Order:
+    """An order and the saga's progress through it."""
+
+    @staticmethod
+    def stream_id(order_id: str) -> str:
+        return f"order-{order_id}"
+
+    @staticmethod
+    def initial() -> OrderRecord:
+        return OrderRecord()
+
+    @staticmethod
+    def evolve(state: OrderRecord, event: DomainEvent) -> OrderRecord:
+        match event:
+            case OrderPlaced():
+                return OrderRecord(placed=True)
+            case OrderStockReserved():
+                return state.model_copy(update={"state": OrderState.STOCK_RESERVED})
+            case OrderPaymentProcessed():
+                return state.model_copy(update={"state": OrderState.PAYMENT_PROCESSED})
+            case OrderShippingArranged():
+                return state.model_copy(update={"state": OrderState.SHIPPING_ARRANGED})
+            case OrderConfirmed():
+                return state.model_copy(update={"state": OrderState.CONFIRMED})
+            case OrderCompensationStarted():
+                return state.model_copy(update={"compensating": True})
+            case OrderStepCompensated(compensation=compensation):
+                return state.model_copy(update={"compensated": (*state.compensated, compensation)})
+            case OrderCancelled():
+                return state.model_copy(update={"state": OrderState.CANCELLED})
+            case OrderFailed():
+                return state.model_copy(update={"state": OrderState.FAILED})
+        return state
+
+    @staticmethod
+    def decide(
+        state: OrderRecord,
+        command: PlaceOrder | RecordStep | BeginCompensation | RecordCompensation | CloseOrder,
+    ) -> list[DomainEvent]:
+        match command:
+            case PlaceOrder():
+                if state.placed:
+                    return []
+                return [
+                    OrderPlaced(
+                        order_id=command.order_id,
+                        user_id=command.user_id,
+                        items=command.items,
+                        total_amount=command.total_amount,
+                    )
+                ]
+            case RecordStep():
+                return _record_step(state, command)
+            case BeginCompensation(order_id=order_id, reason=reason, compensations=planned):
+                if state.compensating or state.finished:
+                    return []
+                return [
+                    OrderCompensationStarted(
+                        order_id=order_id, reason=reason, compensations=planned
+                    )
+                ]
+            case RecordCompensation(order_id=order_id, compensation=compensation):
+                if compensation in state.compensated:
+                    return []
+                return [OrderStepCompensated(order_id=order_id, compensation=compensation)]
+            case CloseOrder(order_id=order_id, outcome=outcome, reason=reason):
+                if state.finished:
+                    return []
+                if outcome is OrderState.FAILED:
+                    return [OrderFailed(order_id=order_id, reason=reason)]
+                return [OrderCancelled(order_id=order_id, reason=reason)]
+        raise TypeError(f"Order cannot decide {type(command).__name__}")
+
+
+def _record_step(state: OrderRecord, command: RecordStep) -> list[DomainEvent]:
+    reaches = _STEP_REACHES[command.step]
+    if state.state in _FORWARD and _FORWARD.index(state.state) >= _FORWARD.index(reaches):
+        return []  # recorded before: the activity ran again
+    if state.compensating or state.finished:
+        raise Conflict(f"order {command.order_id} is being cancelled", field="id")
+    order_id = command.order_id
+    match command.step:
+        case SagaStep.RESERVE_STOCK:
+            return [OrderStockReserved(order_id=order_id)]
+        case SagaStep.PROCESS_PAYMENT:
+            return [
+                OrderPaymentProcessed(
+                    order_id=order_id,
+                    payment_id=command.reference or "",
+                    amount=command.amount or 0,
+                )
+            ]
+        case SagaStep.ARRANGE_SHIPPING:
+            return [OrderShippingArranged(order_id=order_id, shipment_id=command.reference or "")]
+        case SagaStep.CONFIRM_ORDER:
+            return [OrderConfirmed(order_id=order_id)]

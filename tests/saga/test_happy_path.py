@@ -1,0 +1,76 @@
+"""An order that goes through: the seed's createOrder example."""
+
+from __future__ import annotations
+
+from domain.payments import payment_key
+from tests.saga.orders_client import (
+    event_types,
+    ledger,
+    place,
+    stock_of,
+    stocked_product,
+    until_final,
+)
+
+SEED_CREATE_ORDER = """mutation { createOrder(input: { userId: "user-123", items: [{ productId: "<id>", quantity: 1 }] }) {
+  id status totalAmount
+  sagaState { state status currentStep startedAt completedAt }
+  items { productId productName quantity price subtotal } } }"""
+
+
+async def test_the_seed_example_reaches_confirmed(system, engine, psp_url):
+    product = await stocked_product(system.gql, price=299000, stock=5)
+    created = (await system.gql.data(SEED_CREATE_ORDER.replace("<id>", product["id"])))[
+        "createOrder"
+    ]
+    assert created["status"] in {"PENDING", "STOCK_RESERVED"}
+    assert created["totalAmount"] == 299000
+    assert created["sagaState"]["status"] == "RUNNING"
+    assert created["sagaState"]["startedAt"]
+    assert created["items"] == [
+        {
+            "productId": product["id"],
+            "productName": "Widget",
+            "quantity": 1,
+            "price": 299000,
+            "subtotal": 299000,
+        }
+    ]
+
+    final = await until_final(system.gql, created["id"])
+    assert final["status"] == "CONFIRMED"
+    assert final["sagaState"] == {
+        "state": "CONFIRMED",
+        "status": "COMPLETED",
+        "currentStep": None,
+        "startedAt": created["sagaState"]["startedAt"],
+        "completedAt": final["sagaState"]["completedAt"],
+        "failureReason": None,
+        "compensations": [],
+    }
+    assert final["sagaState"]["completedAt"] >= final["sagaState"]["startedAt"]
+    assert await stock_of(system.gql, product["id"]) == 4
+
+    order_id = created["id"]
+    assert await event_types(engine, f"order-{order_id}") == [
+        "OrderPlaced",
+        "OrderStockReserved",
+        "OrderPaymentProcessed",
+        "OrderShippingArranged",
+        "OrderConfirmed",
+    ]
+    assert "StockReserved" in await event_types(engine, f"stock-{product['id']}")
+    assert await event_types(engine, f"payment-{order_id}") == ["PaymentCaptured"]
+    assert await event_types(engine, f"shipment-{order_id}") == ["ShipmentArranged"]
+    charges = [c for c in (await ledger(psp_url))["charges"] if c["key"] == payment_key(order_id)]
+    assert [(c["amount"], c["refunded"]) for c in charges] == [(299000, False)]
+
+
+async def test_total_amount_is_the_sum_of_subtotals(system):
+    first = await stocked_product(system.gql, price=1200)
+    second = await stocked_product(system.gql, price=350)
+    body = await place(system.gql, [(first["id"], 2), (second["id"], 3)])
+    created = body["data"]["createOrder"]
+    assert created["totalAmount"] == 2 * 1200 + 3 * 350
+    assert [item["subtotal"] for item in created["items"]] == [2400, 1050]
+    assert (await until_final(system.gql, created["id"]))["status"] == "CONFIRMED"
