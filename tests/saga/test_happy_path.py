@@ -12,10 +12,14 @@ from tests.saga.orders_client import (
     until_final,
 )
 
-SEED_CREATE_ORDER = """mutation { createOrder(input: { userId: "user-123", items: [{ productId: "<id>", quantity: 1 }] }) {
+# The seed's example, as written (ids aside).
+SEED_CREATE_ORDER = (
+    'mutation { createOrder(input: { userId: "user-123", items: [{ productId: "<id>", quantity: 1 }] }) {'  # noqa: E501 (kept whole, as the seed writes it)
+    """
   id status totalAmount
   sagaState { state status currentStep startedAt completedAt }
   items { productId productName quantity price subtotal } } }"""
+)
 
 
 async def test_the_seed_example_reaches_confirmed(system, engine, psp_url):
