@@ -30,7 +30,7 @@ class Faults(BaseModel):
     outage: bool = False
     """Answer 503 to every charge and refund, charging nothing."""
     hang_after_charge_ms: int = 0
-    """Make the charge, then wait this long before answering (the client times out)."""
+    """Make the charge (once per key), then wait this long before every answer."""
 
 
 class ChargeRequest(BaseModel):
@@ -91,8 +91,8 @@ def create_simulator() -> FastAPI:
                 customer=request.customer,
             )
             ledger.charges[idempotency_key] = made
-            if faults.hang_after_charge_ms:
-                await asyncio.sleep(faults.hang_after_charge_ms / 1000)
+        if faults.hang_after_charge_ms:
+            await asyncio.sleep(faults.hang_after_charge_ms / 1000)
         return JSONResponse(
             {"id": made.charge_id, "amount": made.amount, "status": "succeeded"}, status_code=201
         )
