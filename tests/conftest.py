@@ -198,18 +198,35 @@ def make_settings(
 
 
 @asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[System]:
+    """The API in-process over ASGI, with no worker (tests that run one as a process)."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield System(gql=GraphQL(http), app=app, settings=settings, registry=CollectorRegistry())
+
+
+@asynccontextmanager
 async def running_system(
     settings: Settings, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[System]:
     """A worker on the settings' own task queues, and the API in-process over ASGI."""
-    app = create_app(settings)
-    registry = CollectorRegistry()
     async with (
-        running_worker(settings, temporal_env.client, registry=registry),
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        running_api(settings) as system,
+        running_worker(settings, temporal_env.client, registry=system.registry),
     ):
-        yield System(gql=GraphQL(http), app=app, settings=settings, registry=registry)
+        yield system
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a `shop` process read these settings."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[name.upper()] = str(value)
+    return env
 
 
 def _temporal_address(temporal_env: WorkflowEnvironment) -> str:
