@@ -124,7 +124,7 @@ async def test_an_outage_opens_the_breaker_and_orders_succeed_once_it_ends(syste
         sample = system.registry.get_sample_value(
             "psp_circuit_breaker", {"psp_circuit_breaker": "open"}
         )
-        return sample == 1.0
+        return bool(sample == 1.0)
 
     for _ in range(200):
         if breaker_open():

@@ -8,6 +8,7 @@ import socket
 
 import uvicorn
 import websockets
+from websockets.typing import Subprotocol
 
 from tests.saga.orders_client import place, stocked_product
 
@@ -36,7 +37,7 @@ async def test_each_status_change_arrives_in_order(system):
 
         updates = []
         async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
         ) as ws:
             await ws.send(json.dumps({"type": "connection_init"}))
             assert json.loads(await ws.recv())["type"] == "connection_ack"
