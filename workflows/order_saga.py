@@ -64,6 +64,8 @@ FINAL_ANSWERS = [kind.value for kind in BusinessFailure]
 
 @workflow.defn(name=ORDER_SAGA)
 class OrderSaga:
+    steps = STEPS
+
     @workflow.init
     def __init__(self, saga: OrderSagaInput) -> None:
         self._saga = saga
@@ -86,7 +88,7 @@ class OrderSaga:
         self._set_status("PENDING")
 
         completed: list[SagaStep] = []
-        for step, activity, context, reaches in STEPS:
+        for step, activity, context, reaches in self.steps:
             if self._cancel_reason is not None:
                 return await self._compensate(self._cancel_reason, completed)
             self._update(current_step=step.value)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
 from domain.payments import payment_key
 from tests.saga.orders_client import (
     event_types,
@@ -11,6 +14,7 @@ from tests.saga.orders_client import (
     stocked_product,
     until_final,
 )
+from workflows.contracts import STATE_QUERY, SagaSnapshot, SagaStatus
 
 # The seed's example, as written (ids aside).
 SEED_CREATE_ORDER = (
@@ -78,3 +82,31 @@ async def test_total_amount_is_the_sum_of_subtotals(system):
     assert created["totalAmount"] == 2 * 1200 + 3 * 350
     assert [item["subtotal"] for item in created["items"]] == [2400, 1050]
     assert (await until_final(system.gql, created["id"]))["status"] == "CONFIRMED"
+
+
+async def test_operators_find_orders_by_search_attributes_and_query_the_saga(system, temporal_env):
+    product = await stocked_product(system.gql, stock=1)
+    user = f"user-{uuid.uuid4()}"
+    order_id = (await place(system.gql, [(product["id"], 1)], user=user))["data"]["createOrder"][
+        "id"
+    ]
+    await until_final(system.gql, order_id)
+    client = temporal_env.client
+
+    found = []
+    for _ in range(100):  # visibility is eventually consistent
+        query = f'CustomerId = "{user}" AND OrderStatus = "CONFIRMED"'
+        found = [w async for w in client.list_workflows(query)]
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    assert [w.id for w in found] == [f"order-{order_id}"]
+    description = await client.get_workflow_handle(f"order-{order_id}").describe()
+    memo = await description.memo()
+    assert memo["userId"] == user
+    assert memo["totalAmount"] == 1000
+
+    snapshot = await client.get_workflow_handle(f"order-{order_id}").query(
+        STATE_QUERY, result_type=SagaSnapshot
+    )
+    assert (snapshot.status, snapshot.state.value) == (SagaStatus.COMPLETED, "CONFIRMED")
