@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     )
     projector_batch_size: int = 500
 
+    worker_metrics_port: int = Field(
+        default=9569, description="The worker's /metrics, /healthz and /readyz."
+    )
+    worker_sdk_metrics_port: int = Field(
+        default=9571, description="The Temporal SDK's own Prometheus exporter in the worker."
+    )
+    projector_metrics_port: int = Field(
+        default=9570, description="The projector's /metrics, /healthz and /readyz."
+    )
+    projector_max_lag_seconds: float = Field(
+        default=30.0, description="Readiness fails while a projection trails the log by more."
+    )
+    service_name: str = Field(default="shop", description="Prefix of the traced service names.")
+
     log_format: str = Field(default="json", description="`json` or `console`.")
     log_level: str = "INFO"
 

@@ -10,13 +10,17 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.commands import CommandActivities
@@ -24,6 +28,8 @@ from activities.order_saga import SagaActivities
 from database import create_engine
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, PostgresEventStore
+from observability.health import database_check, operations_app, serve, temporal_check
+from observability.tracing import instrument_engine, instrument_http_client
 from psp.client import HttpPaymentProvider
 from read_models import INLINE_PROJECTIONS
 from settings import Settings
@@ -33,28 +39,37 @@ from workflows.order_saga import OrderSaga
 log = structlog.get_logger(__name__)
 
 
-async def connect_temporal(settings: Settings) -> Client:
+@dataclass(frozen=True)
+class RunningWorker:
+    workers: list[Worker]
+    engine: AsyncEngine
+
+
+async def connect_temporal(settings: Settings, *, runtime: Runtime | None = None) -> Client:
     """A Temporal client that carries pydantic payloads."""
     return await Client.connect(
         settings.require_temporal_address(),
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=runtime,
     )
 
 
 @asynccontextmanager
 async def running_worker(
     settings: Settings, client: Client, *, registry: CollectorRegistry = REGISTRY
-) -> AsyncIterator[list[Worker]]:
+) -> AsyncIterator[RunningWorker]:
     """Workers polling every task queue until the block exits.
 
     Metrics go to `registry` (a test passes its own, so several workers can share a process).
     """
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.require_database_url())
+        instrument_engine(engine)
         stack.push_async_callback(engine.dispose)
         store = PostgresEventStore(EventRegistry(ALL_EVENTS))
         psp = await stack.enter_async_context(httpx.AsyncClient(base_url=settings.psp_url))
+        instrument_http_client(psp)
         commands = CommandActivities(
             engine, store, INLINE_PROJECTIONS, conflict_retries=settings.version_conflict_retries
         )
@@ -84,22 +99,44 @@ async def running_worker(
             (settings.shipping_task_queue, [], [saga.arrange_shipping, saga.cancel_shipment]),
         ]
         workers = [
-            Worker(client, task_queue=queue, workflows=workflows, activities=activities)
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=workflows,
+                activities=activities,
+                interceptors=[TracingInterceptor()],
+            )
             for queue, workflows, activities in queues
         ]
         for worker in workers:
             await stack.enter_async_context(worker)
-        yield workers
+        yield RunningWorker(workers=workers, engine=engine)
 
 
 async def main(settings: Settings) -> None:
-    """Run the workers until SIGINT or SIGTERM, then finish in-flight tasks and exit."""
-    client = await connect_temporal(settings)
+    """Run the workers until SIGINT or SIGTERM, then finish in-flight tasks and exit.
+
+    The Temporal SDK's metrics are served on WORKER_SDK_METRICS_PORT by its own
+    exporter; ours, with /healthz and /readyz, on WORKER_METRICS_PORT.
+    """
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.worker_sdk_metrics_port}")
+        )
+    )
+    client = await connect_temporal(settings, runtime=runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running_worker(settings, client) as workers:
-        log.info("worker started", task_queues=[w.task_queue for w in workers])
+    async with running_worker(settings, client) as running:
+        checks = {"database": database_check(running.engine), "temporal": temporal_check(client)}
+        operations = asyncio.create_task(
+            serve(
+                operations_app(REGISTRY, checks), host="0.0.0.0", port=settings.worker_metrics_port
+            )
+        )
+        log.info("worker started", task_queues=[w.task_queue for w in running.workers])
         await stop.wait()
+        operations.cancel()
     log.info("worker stopped")

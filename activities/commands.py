@@ -23,6 +23,7 @@ from domain.errors import DomainError
 from domain.inventory import AddStock
 from domain.messages import Command
 from eventstore import EventMetadata, PostgresEventStore
+from observability.tracing import trace_context
 from read_models import Projection
 from workflows.contracts import (
     EXECUTE_COMMAND_ACTIVITY,
@@ -71,7 +72,7 @@ class CommandActivities:
             causation_id=context.command_id,
             actor=context.actor,
             tenant_id=context.tenant_id,
-            trace=context.trace,
+            trace=context.trace or trace_context(),
         )
         handler = HANDLERS[type(command)]
 

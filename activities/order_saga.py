@@ -32,6 +32,7 @@ from domain.orders import (
 from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, payment_key
 from domain.shipping import ArrangeShipment, CancelShipment, Shipment
 from eventstore import EventMetadata, PostgresEventStore
+from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
 from workflows.contracts import BusinessFailure, SagaActivity, StepInput, StepResult
@@ -69,22 +70,25 @@ class SagaActivities:
             causation_id=step.context.command_id,
             actor=step.context.actor,
             tenant_id=step.context.tenant_id,
-            trace=step.context.trace,
+            trace=step.context.trace or trace_context(),
         )
         try:
-            await run_in_unit_of_work(
-                self._engine,
-                self._store,
-                metadata,
-                self._projections,
-                handler,
-                conflict_retries=self._conflict_retries,
-            )
+            with structlog.contextvars.bound_contextvars(
+                correlation_id=metadata.correlation_id, order_id=order_id
+            ):
+                await run_in_unit_of_work(
+                    self._engine,
+                    self._store,
+                    metadata,
+                    self._projections,
+                    handler,
+                    conflict_retries=self._conflict_retries,
+                )
+                log.info("saga step recorded", step=name)
         except OutOfStock as refusal:
             raise _final(BusinessFailure.OUT_OF_STOCK, refusal.message) from None
         except DomainError as refusal:
             raise _final(refusal.code.value, refusal.message) from None
-        log.info("saga step recorded", step=name, order_id=order_id)
 
     @activity.defn(name=SagaActivity.PLACE_ORDER)
     async def place_order(self, step: StepInput) -> StepResult:

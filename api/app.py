@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from strawberry.fastapi import GraphQLRouter
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.commands import CommandSender
@@ -19,6 +18,18 @@ from api.context import Context, Services, context_from_request
 from api.saga_client import SagaClient
 from api.schema import build_schema
 from database import create_engine
+from domain.registry import ALL_EVENTS
+from eventstore import EventRegistry, PostgresEventStore
+from observability.health import (
+    Check,
+    add_operations_routes,
+    database_check,
+    projections_check,
+    temporal_check,
+)
+from observability.metrics import ApiMetrics
+from observability.tracing import instrument_engine
+from read_models import ASYNC_PROJECTIONS
 from read_models.notifications import LogListener
 from settings import Settings
 from workflows.contracts import SagaTimeouts, TaskQueues
@@ -44,16 +55,23 @@ def saga_timeouts(settings: Settings) -> SagaTimeouts:
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the API; its database engine and Temporal client open with the app's lifespan."""
+def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
+    """Build the API; its database engine and Temporal client open with the app's lifespan.
+
+    Metrics go to `registry` (by default one of the app's own), served at `/metrics`.
+    """
+    registry = registry or CollectorRegistry()
+    metrics = ApiMetrics.create(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.require_database_url())
+        instrument_engine(engine)
         client = await Client.connect(
             settings.require_temporal_address(),
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
+            interceptors=[TracingInterceptor()],
         )
         listener = LogListener(engine)
         await listener.start()
@@ -87,31 +105,22 @@ def create_app(settings: Settings) -> FastAPI:
         connection = request if request is not None else websocket
         return context_from_request(connection, connection.app.state.services)
 
-    schema = build_schema()
+    schema = build_schema(metrics)
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
     app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphiql")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
+    def checks() -> dict[str, Check]:
+        engine = app.state.engine
+        return {
+            "database": database_check(engine),
+            "temporal": temporal_check(app.state.temporal),
+            "projections": projections_check(
+                engine,
+                PostgresEventStore(EventRegistry(ALL_EVENTS)),
+                ASYNC_PROJECTIONS,
+                max_lag_seconds=settings.projector_max_lag_seconds,
+            ),
+        }
 
-    @app.get("/readyz")
-    async def readyz(request: Request) -> Any:
-        """The process can serve: its database and Temporal answer."""
-        checks: dict[str, str] = {}
-        try:
-            async with request.app.state.engine.connect() as conn:
-                await conn.execute(sa.text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as error:
-            checks["database"] = f"unavailable: {type(error).__name__}"
-        try:
-            await request.app.state.temporal.service_client.check_health()
-            checks["temporal"] = "ok"
-        except Exception as error:
-            checks["temporal"] = f"unavailable: {type(error).__name__}"
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
-
+    add_operations_routes(app, registry=registry, checks=checks)
     return app

@@ -73,6 +73,14 @@ class RecordedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """What a reader at some position has still to read."""
+
+    events: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """Where an append left the stream and the log.
 

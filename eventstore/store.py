@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.messages import DomainEvent
 from eventstore.errors import WrongExpectedVersion
-from eventstore.records import START, AppendResult, EventMetadata, Position, RecordedEvent
+from eventstore.records import (
+    START,
+    AppendResult,
+    Backlog,
+    EventMetadata,
+    Position,
+    RecordedEvent,
+)
 from eventstore.registry import EventRegistry
 from eventstore.schema import NOTIFY_CHANNEL, Xid8, events, stream_commands
 
@@ -75,6 +82,13 @@ _APPEND = sa.text(
 
 _SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
 """Every transaction id below this has committed or aborted: nothing can still appear there."""
+
+
+def _after(position: Position) -> sa.ColumnElement[bool]:
+    """Events later than `position` in the global order (an index range scan)."""
+    return sa.tuple_(events.c.transaction_id, events.c.position) > sa.tuple_(
+        sa.cast(position.transaction_id, Xid8()), sa.literal(position.sequence)
+    )
 
 
 class PostgresEventStore:
@@ -212,10 +226,7 @@ class PostgresEventStore:
         """
         query = (
             sa.select(events)
-            .where(
-                sa.tuple_(events.c.transaction_id, events.c.position)
-                > sa.tuple_(sa.cast(after.transaction_id, Xid8()), sa.literal(after.sequence))
-            )
+            .where(_after(after))
             .order_by(events.c.transaction_id, events.c.position)
             .limit(limit)
         )
@@ -233,6 +244,23 @@ class PostgresEventStore:
         )
         row = (await conn.execute(query)).one_or_none()
         return START if row is None else Position(row.transaction_id, row.position)
+
+    async def backlog(
+        self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
+    ) -> Backlog:
+        """Settled events after `after` (counted up to `limit`) and when the first was recorded."""
+        pending = (
+            sa.select(events.c.recorded_at)
+            .where(_after(after))
+            .where(events.c.transaction_id < _SETTLED_HORIZON)
+            .order_by(events.c.transaction_id, events.c.position)
+            .limit(limit)
+            .subquery()
+        )
+        row = (
+            await conn.execute(sa.select(sa.func.count(), sa.func.min(pending.c.recorded_at)))
+        ).one()
+        return Backlog(events=row[0], oldest=row[1])
 
     @staticmethod
     async def notify(conn: AsyncConnection, position: Position) -> None:

@@ -8,6 +8,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventstore import Position, PostgresEventStore, RecordedEvent, follow
+from observability.metrics import ProjectorMetrics
 from projector.locks import hold_writes, try_lead
 from read_models.projection import Projection, load_checkpoint, save_checkpoint
 
@@ -15,7 +16,11 @@ log = structlog.get_logger(__name__)
 
 
 async def apply_batch(
-    engine: AsyncEngine, projection: Projection, batch: list[RecordedEvent]
+    engine: AsyncEngine,
+    projection: Projection,
+    batch: list[RecordedEvent],
+    *,
+    metrics: ProjectorMetrics | None = None,
 ) -> Position:
     """Apply a batch and move the checkpoint in one transaction: each event counts once.
 
@@ -25,11 +30,15 @@ async def apply_batch(
     async with engine.begin() as conn:
         await hold_writes(conn, projection.name)
         checkpoint = await load_checkpoint(conn, projection.name)
+        applied = 0
         for event in batch:
-            if event.position > checkpoint:
+            if event.position > checkpoint and projection.handles(event):
                 await projection.apply(conn, event)
+                applied += 1
         last = max(checkpoint, batch[-1].position)
         await save_checkpoint(conn, projection.name, last)
+    if metrics is not None:
+        metrics.applied.labels(projection.name).inc(applied)
     return last
 
 
@@ -48,12 +57,14 @@ class ProjectionRunner:
         *,
         batch_size: int,
         poll_seconds: float,
+        metrics: ProjectorMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._store = store
         self._projection = projection
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
+        self._metrics = metrics
 
     async def run(self) -> None:
         name = self._projection.name
@@ -73,7 +84,9 @@ class ProjectionRunner:
                 batch_size=self._batch_size,
                 max_wait_seconds=self._poll_seconds,
             ):
-                after = await apply_batch(self._engine, self._projection, batch)
+                after = await apply_batch(
+                    self._engine, self._projection, batch, metrics=self._metrics
+                )
         finally:
             # Closing the connection (rather than pooling it) releases the
             # session's leader lock, so a standby takes over at once.

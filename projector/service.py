@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import UTC, datetime
 
 import structlog
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from database import create_engine
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, PostgresEventStore
+from observability.health import database_check, operations_app, projections_check, serve
+from observability.metrics import ProjectorMetrics
+from observability.tracing import instrument_engine
 from projector.runner import ProjectionRunner
 from read_models import ASYNC_PROJECTIONS
+from read_models.projection import load_checkpoint
 from settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -30,9 +37,32 @@ async def _supervise(runner: ProjectionRunner, name: str) -> None:
             delay = min(delay * 2, 30.0)
 
 
+async def _measure_lag(
+    engine: AsyncEngine, store: PostgresEventStore, metrics: ProjectorMetrics, every: float
+) -> None:
+    while True:
+        try:
+            async with engine.connect() as conn:
+                for projection in ASYNC_PROJECTIONS:
+                    checkpoint = await load_checkpoint(conn, projection.name)
+                    backlog = await store.backlog(conn, after=checkpoint)
+                    lag = (
+                        0.0
+                        if backlog.oldest is None
+                        else (datetime.now(UTC) - backlog.oldest).total_seconds()
+                    )
+                    metrics.lag_events.labels(projection.name).set(backlog.events)
+                    metrics.lag_seconds.labels(projection.name).set(max(lag, 0.0))
+        except Exception:
+            log.exception("could not measure projection lag")
+        await asyncio.sleep(every)
+
+
 async def main(settings: Settings) -> None:
     engine = create_engine(settings.require_database_url())
+    instrument_engine(engine)
     store = PostgresEventStore(EventRegistry(ALL_EVENTS))
+    metrics = ProjectorMetrics.create(REGISTRY)
     tasks = [
         asyncio.create_task(
             _supervise(
@@ -42,12 +72,29 @@ async def main(settings: Settings) -> None:
                     projection,
                     batch_size=settings.projector_batch_size,
                     poll_seconds=settings.projector_poll_seconds,
+                    metrics=metrics,
                 ),
                 projection.name,
             )
         )
         for projection in ASYNC_PROJECTIONS
     ]
+    tasks.append(asyncio.create_task(_measure_lag(engine, store, metrics, every=1.0)))
+    checks = {
+        "database": database_check(engine),
+        "projections": projections_check(
+            engine, store, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
+        ),
+    }
+    tasks.append(
+        asyncio.create_task(
+            serve(
+                operations_app(REGISTRY, checks),
+                host="0.0.0.0",
+                port=settings.projector_metrics_port,
+            )
+        )
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -86,6 +86,7 @@ class OrderSaga:
         )
         self._placed = True
         self._set_status("PENDING")
+        _count("order_sagas_started", "Order sagas whose order was placed.")
 
         completed: list[SagaStep] = []
         for step, activity, context, reaches in self.steps:
@@ -104,6 +105,7 @@ class OrderSaga:
             self._update(state=reaches)
             self._set_status(reaches.value)
 
+        _count("order_sagas_confirmed", "Order sagas that confirmed their order.")
         return await self._finish(status=SagaStatus.COMPLETED)
 
     async def _run_step(self, step: SagaStep, activity: SagaActivity, context: str) -> None:
@@ -160,6 +162,7 @@ class OrderSaga:
                 await self._orders_activity(
                     SagaActivity.CLOSE_ORDER, reason=failure, outcome=OrderState.FAILED
                 )
+                _count("order_sagas_failed", "Order sagas that need an operator.")
                 await self._finish(
                     status=SagaStatus.FAILED, state=OrderState.FAILED, failure_reason=failure
                 )
@@ -172,6 +175,7 @@ class OrderSaga:
         await self._orders_activity(
             SagaActivity.CLOSE_ORDER, reason=reason, outcome=OrderState.CANCELLED
         )
+        _count("order_sagas_compensated", "Order sagas that cancelled their order.")
         return await self._finish(status=SagaStatus.COMPENSATED, state=OrderState.CANCELLED)
 
     async def _orders_activity(
@@ -273,6 +277,11 @@ class OrderSaga:
     @staticmethod
     def _seconds(value: float) -> timedelta:
         return timedelta(seconds=value)
+
+
+def _count(name: str, description: str) -> None:
+    """Add one to a counter through the workflow's meter, which skips replays."""
+    workflow.metric_meter().create_counter(name, description).add(1)
 
 
 def _is_refusal(error: ActivityError) -> bool:

@@ -1,0 +1,1 @@
+"""Traces, metrics and health endpoints shared by every process."""

@@ -1,0 +1,114 @@
+"""Health and readiness: `/healthz` says the process is up, `/readyz` that it can serve."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from eventstore import PostgresEventStore
+from read_models.projection import Projection, load_checkpoint
+
+Check = Callable[[], Awaitable[str | None]]
+"""Answers None when all is well, or what is wrong."""
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+def database_check(engine: AsyncEngine) -> Check:
+    async def check() -> str | None:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return None
+
+    return check
+
+
+def temporal_check(client: Client) -> Check:
+    async def check() -> str | None:
+        await client.service_client.check_health()
+        return None
+
+    return check
+
+
+def projections_check(
+    engine: AsyncEngine,
+    store: PostgresEventStore,
+    projections: Sequence[Projection],
+    *,
+    max_lag_seconds: float,
+) -> Check:
+    """Unready while an asynchronous projection trails the log by more than `max_lag_seconds`."""
+
+    async def check() -> str | None:
+        behind = []
+        async with engine.connect() as conn:
+            for projection in projections:
+                checkpoint = await load_checkpoint(conn, projection.name)
+                backlog = await store.backlog(conn, after=checkpoint)
+                if backlog.oldest is not None:
+                    lag = (datetime.now(UTC) - backlog.oldest).total_seconds()
+                    if lag > max_lag_seconds:
+                        behind.append(f"{projection.name} is {lag:.0f}s behind")
+        return "; ".join(behind) or None
+
+    return check
+
+
+async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:
+    async def one(check: Check) -> str:
+        try:
+            problem = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        except Exception as error:
+            return f"unavailable: {type(error).__name__}"
+        return "ok" if problem is None else problem
+
+    results = await asyncio.gather(*(one(check) for check in checks.values()))
+    report = dict(zip(checks, results, strict=True))
+    return all(result == "ok" for result in results), report
+
+
+def add_operations_routes(
+    app: FastAPI, *, registry: CollectorRegistry, checks: Callable[[], Mapping[str, Check]]
+) -> None:
+    """`/metrics`, `/healthz` and `/readyz` on `app`; `checks` is read per request."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """The process can do its job: what it depends on answers."""
+        ready, report = await run_checks(checks())
+        return JSONResponse({"ready": ready, **report}, status_code=200 if ready else 503)
+
+
+def operations_app(registry: CollectorRegistry, checks: Mapping[str, Check]) -> FastAPI:
+    """The small HTTP server of processes that serve nothing else (worker, projector)."""
+    app = FastAPI(title="operations", openapi_url=None, docs_url=None, redoc_url=None)
+    add_operations_routes(app, registry=registry, checks=lambda: checks)
+    return app
+
+
+async def serve(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve `app` until cancelled."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    )
+    await server.serve()
