@@ -147,6 +147,7 @@ class System:
     """The API, a worker and the database, wired as in production."""
 
     gql: GraphQL
+    http: httpx.AsyncClient
     app: FastAPI
     settings: Settings
     registry: CollectorRegistry
@@ -200,12 +201,13 @@ def make_settings(
 @asynccontextmanager
 async def running_api(settings: Settings) -> AsyncIterator[System]:
     """The API in-process over ASGI, with no worker (tests that run one as a process)."""
-    app = create_app(settings)
+    registry = CollectorRegistry()
+    app = create_app(settings, registry=registry)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
-        yield System(gql=GraphQL(http), app=app, settings=settings, registry=CollectorRegistry())
+        yield System(gql=GraphQL(http), http=http, app=app, settings=settings, registry=registry)
 
 
 @asynccontextmanager
