@@ -5,8 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from eventstore import PostgresEventStore
 
 
 def _api(settings: Settings) -> None:
@@ -62,15 +70,95 @@ def _dev(settings: Settings) -> None:
     run_dev(settings)
 
 
-def _rebuild(settings: Settings, name: str) -> None:
-    from projector.rebuild_command import rebuild_by_name
+def _with_store(
+    settings: Settings, work: Callable[..., Awaitable[str | None]], *args: object
+) -> None:
+    """Run `work(engine, store, *args)` and print what it returns."""
+    from database import create_engine
+    from domain.registry import ALL_EVENTS
+    from eventstore import EventRegistry, PostgresEventStore
 
-    asyncio.run(rebuild_by_name(settings, name))
+    async def run() -> str | None:
+        engine = create_engine(settings.require_database_url(), pool_size=2)
+        try:
+            return await work(engine, PostgresEventStore(EventRegistry(ALL_EVENTS)), *args)
+        finally:
+            await engine.dispose()
+
+    try:
+        output = asyncio.run(run())
+    except KeyboardInterrupt:
+        return
+    if output:
+        print(output)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="shop", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _events(settings: Settings, args: argparse.Namespace) -> None:
+    from ops import events
+
+    if args.action == "show":
+        _with_store(settings, events.show_stream, args.stream)
+    else:
+
+        async def tail(engine: AsyncEngine, store: PostgresEventStore) -> None:
+            await events.tail(
+                engine,
+                store,
+                from_start=args.from_start,
+                limit=args.limit,
+                emit=lambda line: print(line, flush=True),
+            )
+
+        _with_store(settings, tail)
+
+
+def _projections(settings: Settings, args: argparse.Namespace) -> None:
+    from ops import projections
+
+    if args.action == "status":
+        _with_store(settings, projections.status)
+    else:
+        from read_models import projection_named
+
+        try:
+            projection_named(args.name)
+        except KeyError as error:
+            raise SystemExit(str(error.args[0])) from None
+        _with_store(settings, projections.rebuild_with_progress, args.name)
+
+
+def _orders(settings: Settings, args: argparse.Namespace) -> None:
+    from ops.orders import inspect
+
+    async def run(engine: AsyncEngine, store: PostgresEventStore) -> str:
+        return await inspect(engine, args.order_id)
+
+    _with_store(settings, run)
+
+
+def _replay(settings: Settings, args: argparse.Namespace) -> None:
+    from ops import replay
+
+    async def run() -> replay.ReplayOutcome:
+        source = Path(args.source)
+        if source.suffix == ".json":
+            history = replay.history_from_file(source)
+        else:
+            from worker import connect_temporal
+
+            history = await replay.fetch_history(await connect_temporal(settings), args.source)
+        workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
+        return await replay.replay(history, workflows=workflows)
+
+    outcome = asyncio.run(run())
+    print(outcome.report())
+    if outcome.failure is not None:
+        raise SystemExit(1)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="shop", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "dev", help="run the whole system locally: PostgreSQL, Temporal, worker, projector, API"
     )
@@ -79,20 +167,56 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("projector", help="run the asynchronous projections")
     commands.add_parser("psp", help="run the payment-provider simulator on PSP_PORT")
     commands.add_parser("migrate", help="bring the database schema up to date")
-    rebuild = commands.add_parser(
+
+    events = commands.add_parser("events", help="read the event store").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    show = events.add_parser("show", help="every event of one stream, with its metadata")
+    show.add_argument("stream", help="e.g. order-<id>, product-<id>, stock-<id>")
+    tail = events.add_parser("tail", help="follow the global log as it grows")
+    tail.add_argument("--from-start", action="store_true", help="begin at the first event")
+    tail.add_argument("--limit", type=int, help="stop after this many events")
+
+    projections = commands.add_parser("projections", help="inspect and rebuild projections")
+    actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("status", help="position and lag of every projection")
+    rebuild = actions.add_parser(
         "rebuild", help="rebuild a projection from the whole log while it keeps serving"
     )
-    rebuild.add_argument("projection", help="e.g. products, categories, price_history")
-    args = parser.parse_args(argv)
+    rebuild.add_argument("name", help="categories, products, orders, price_history, order_timeline")
 
+    replay = commands.add_parser(
+        "replay", help="replay a workflow history against the current code"
+    )
+    replay.add_argument("source", help="a workflow id (fetched from Temporal) or a history .json")
+    replay.add_argument(
+        "--workflow",
+        action="append",
+        default=[],
+        metavar="MODULE:CLASS",
+        help="replay against this workflow class instead (e.g. a candidate change)",
+    )
+
+    orders = commands.add_parser("orders", help="inspect orders").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    inspect = orders.add_parser("inspect", help="an order, its saga and its timeline")
+    inspect.add_argument("order_id")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     settings = Settings()
     from logs import configure_logging
+    from observability.tracing import configure_tracing
 
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    if args.command == "rebuild":
-        _rebuild(settings, args.projection)
-        return
-    runners = {
+    configure_tracing(
+        f"{settings.service_name}-{args.command}",
+        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
+    )
+    simple = {
         "dev": _dev,
         "api": _api,
         "worker": _worker,
@@ -100,7 +224,15 @@ def main(argv: list[str] | None = None) -> None:
         "psp": _psp,
         "migrate": _migrate,
     }
-    runners[args.command](settings)
+    if args.command in simple:
+        simple[args.command](settings)
+        return
+    {
+        "events": _events,
+        "projections": _projections,
+        "orders": _orders,
+        "replay": _replay,
+    }[args.command](settings, args)
 
 
 if __name__ == "__main__":

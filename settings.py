@@ -97,6 +97,9 @@ class Settings(BaseSettings):
         default=30.0, description="Readiness fails while a projection trails the log by more."
     )
     service_name: str = Field(default="shop", description="Prefix of the traced service names.")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, description="Where to send traces (OTLP over HTTP); unset: tracing is off."
+    )
 
     log_format: str = Field(default="json", description="`json` or `console`.")
     log_level: str = "INFO"

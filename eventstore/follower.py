@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,7 +21,7 @@ async def follow(
     after: Position = START,
     batch_size: int = 500,
     max_wait_seconds: float = 1.0,
-) -> AsyncIterator[list[RecordedEvent]]:
+) -> AsyncGenerator[list[RecordedEvent], None]:
     """Yield the global log in batches from `after` on, forever.
 
     Wakes on the store's NOTIFY and otherwise re-reads every `max_wait_seconds`:

@@ -1,0 +1,1 @@
+"""Operator and developer commands behind `shop`: events, projections, replay, orders."""

@@ -1,0 +1,47 @@
+"""`shop projections status` and `shop projections rebuild NAME`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from eventstore import Position, PostgresEventStore
+from eventstore.records import START
+from ops.tables import progress_bar, render
+from projector.rebuild import rebuild
+from read_models import PROJECTIONS, projection_named
+from read_models.projection import load_checkpoint
+
+
+async def status(engine: AsyncEngine, store: PostgresEventStore) -> str:
+    rows = []
+    async with engine.connect() as conn:
+        head = await store.last_position(conn)
+        for projection in PROJECTIONS:
+            if projection.inline:
+                rows.append((projection.name, "inline", head, 0, "0s"))
+                continue
+            checkpoint = await load_checkpoint(conn, projection.name)
+            backlog = await store.backlog(conn, after=checkpoint)
+            lag = (
+                0.0
+                if backlog.oldest is None
+                else (datetime.now(UTC) - backlog.oldest).total_seconds()
+            )
+            rows.append((projection.name, "projector", checkpoint, backlog.events, f"{lag:.1f}s"))
+    return render(("projection", "runs", "position", "lag (events)", "lag (time)"), rows)
+
+
+async def rebuild_with_progress(engine: AsyncEngine, store: PostgresEventStore, name: str) -> str:
+    projection = projection_named(name)
+    async with engine.connect() as conn:
+        total = (await store.backlog(conn, after=START, limit=2**62)).events
+
+    def progress(applied: int, position: Position) -> None:
+        print(f"\r{name} {progress_bar(applied, total)}", end="", file=sys.stderr, flush=True)
+
+    end = await rebuild(engine, store, projection, on_progress=progress)
+    print(file=sys.stderr)
+    return f"{name} rebuilt from {total} events, up to position {end}"

@@ -1,0 +1,141 @@
+"""`shop`'s operator commands, run as an operator runs them, on a database with real sagas."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import settings_env
+from tests.saga.orders_client import place, stocked_product, until_final
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+async def shop(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), within)
+    return process.returncode or 0, output.decode()
+
+
+@pytest.fixture
+async def confirmed_order(system):
+    product = await stocked_product(system.gql, price=1500, stock=3)
+    order_id = (await place(system.gql, [(product["id"], 2)]))["data"]["createOrder"]["id"]
+    await until_final(system.gql, order_id)
+    return order_id, product["id"]
+
+
+async def test_every_command_has_help(system):
+    env = settings_env(system.settings)
+    for command in (
+        [],
+        ["events"],
+        ["events", "show"],
+        ["events", "tail"],
+        ["projections"],
+        ["projections", "status"],
+        ["projections", "rebuild"],
+        ["replay"],
+        ["orders", "inspect"],
+    ):
+        code, output = await shop(env, *command, "--help")
+        assert code == 0 and "usage: shop" in output, (command, output)
+
+
+async def test_events_show_lists_a_stream_with_metadata(system, confirmed_order):
+    order_id, _ = confirmed_order
+    code, output = await shop(settings_env(system.settings), "events", "show", f"order-{order_id}")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0].split() == [
+        "version",
+        "position",
+        "type",
+        "recorded",
+        "at",
+        "correlation",
+        "actor",
+        "data",
+    ]
+    types = [line.split()[2] for line in lines[2:]]
+    assert types == [
+        "OrderPlaced",
+        "OrderStockReserved",
+        "OrderPaymentProcessed",
+        "OrderShippingArranged",
+        "OrderConfirmed",
+    ]
+    assert all(order_id in line for line in lines[2:])  # the correlation id
+
+
+async def test_events_tail_prints_the_log_from_the_start(system, confirmed_order):
+    code, output = await shop(
+        settings_env(system.settings), "events", "tail", "--from-start", "--limit", "5"
+    )
+    assert code == 0, output
+    assert len(output.strip().splitlines()) == 5
+
+
+async def test_projections_status_and_rebuild(system, confirmed_order):
+    env = settings_env(system.settings)
+    code, output = await shop(env, "projections", "status")
+    assert code == 0, output
+    names = [line.split()[0] for line in output.splitlines()[2:]]
+    assert names == ["categories", "products", "orders", "price_history", "order_timeline"]
+
+    before = (await system.gql.data("{ orders(first: 1000) { id status totalAmount } }"))["orders"]
+    code, output = await shop(env, "projections", "rebuild", "orders")
+    assert code == 0, output
+    assert "orders rebuilt from" in output and "[###" in output
+    after = (await system.gql.data("{ orders(first: 1000) { id status totalAmount } }"))["orders"]
+    assert after == before
+
+    code, output = await shop(env, "projections", "rebuild", "nope")
+    assert code != 0 and "no projection named 'nope'" in output
+
+
+async def test_orders_inspect_tells_the_whole_story(system, confirmed_order):
+    order_id, product_id = confirmed_order
+    code, output = await shop(settings_env(system.settings), "orders", "inspect", order_id)
+    assert code == 0, output
+    assert "CONFIRMED" in output and "3000 yen" in output
+    for event_type in (
+        "OrderPlaced",
+        "StockReserved",
+        "PaymentCaptured",
+        "ShipmentArranged",
+        "OrderConfirmed",
+    ):
+        assert event_type in output
+    assert f"stock-{product_id}" in output
+    code, output = await shop(settings_env(system.settings), "orders", "inspect", "nope")
+    assert "no order nope" in output
+
+
+async def test_replay_from_temporal_and_from_a_file(system, confirmed_order):
+    order_id, _ = confirmed_order
+    env = settings_env(system.settings)
+    code, output = await shop(env, "replay", f"order-{order_id}")
+    assert code == 0, output
+    assert "the code is compatible" in output
+
+    history = str(HISTORIES / "order_saga_confirmed.json")
+    code, output = await shop(env, "replay", history)
+    assert code == 0, output
+
+    code, output = await shop(
+        env, "replay", history, "--workflow", "tests.workflows.reordered_saga:ReorderedSaga"
+    )
+    assert code == 1
+    assert "NOT replay-compatible" in output and "nondetermin" in output.lower()
