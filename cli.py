@@ -50,7 +50,7 @@ def _psp(settings: Settings) -> None:
 
     uvicorn.run(
         create_simulator(),
-        host="127.0.0.1",
+        host=settings.psp_host,
         port=settings.psp_port,
         log_config=None,
         access_log=False,

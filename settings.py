@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     )
 
     psp_url: str = "http://127.0.0.1:4010"
+    psp_host: str = "127.0.0.1"
     psp_port: int = 4010
     psp_timeout_seconds: float = Field(default=2.0, description="One call to the payment provider.")
     psp_breaker_failures: int = Field(

@@ -125,6 +125,7 @@ def create_simulator() -> FastAPI:
         return faults
 
     @app.get("/healthz")
+    @app.get("/readyz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -59,6 +59,9 @@ def dev_env(tmp_path: Path) -> dict[str, str]:
         TEMPORAL_PORT=str(free_port()),
         TEMPORAL_UI_PORT=str(free_port()),
         PSP_PORT=str(free_port()),
+        WORKER_METRICS_PORT=str(free_port()),
+        WORKER_SDK_METRICS_PORT=str(free_port()),
+        PROJECTOR_METRICS_PORT=str(free_port()),
     )
     return env
 

@@ -1,0 +1,27 @@
+# One image for every process: `shop api`, `shop worker`, `shop projector`,
+# `shop psp`, `shop migrate` and the operator commands.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY pyproject.toml README.md alembic.ini ./
+COPY *.py ./
+COPY domain domain
+COPY eventstore eventstore
+COPY read_models read_models
+COPY activities activities
+COPY workflows workflows
+COPY api api
+COPY projector projector
+COPY psp psp
+COPY observability observability
+COPY ops ops
+COPY migrations migrations
+RUN pip install . && useradd --system --uid 10001 shop
+USER shop
+
+ENV API_HOST=0.0.0.0 PSP_HOST=0.0.0.0 LOG_FORMAT=json
+EXPOSE 4000 4010 9569 9570 9571
+ENTRYPOINT ["shop"]
+CMD ["api"]
