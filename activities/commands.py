@@ -79,6 +79,7 @@ class CommandActivities:
         async def handle(uow: UnitOfWork) -> None:
             await handler(uow, command)
 
+        structlog.contextvars.bind_contextvars(correlation_id=context.correlation_id)
         try:
             position = await run_in_unit_of_work(
                 self._engine,

@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 
+import structlog
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
@@ -70,12 +71,15 @@ class Services:
 def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
     """Correlation id, actor and tenant come from headers until authentication exists."""
     headers = connection.headers
+    correlation_id = headers.get("x-correlation-id") or str(uuid.uuid4())
+    # Every log line of this request carries it (each request runs in its own task).
+    structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     return Context(
         engine=services.engine,
         commands=services.commands,
         sagas=services.sagas,
         listener=services.listener,
-        correlation_id=headers.get("x-correlation-id") or str(uuid.uuid4()),
+        correlation_id=correlation_id,
         actor=headers.get("x-actor", "anonymous"),
         tenant_id=headers.get("x-tenant-id", "default"),
     )
