@@ -1,0 +1,270 @@
+"""End-to-end benchmarks: sagas, commands and GraphQL reads, through the real API and worker."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.app import create_app
+from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
+from bench.harness import Result, percentile
+from settings import Settings
+from worker import running_worker
+
+
+@dataclass
+class System:
+    http: httpx.AsyncClient
+    app: FastAPI
+    client: Client
+    settings: Settings
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = (
+            await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        ).json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+@asynccontextmanager
+async def running_system(database_url: str, client: Client, psp_url: str) -> AsyncIterator[System]:
+    queues = {
+        n: f"bench-{n}-{uuid.uuid4()}"
+        for n in ("command", "orders", "inventory", "payments", "shipping")
+    }
+    settings = Settings.model_validate(
+        {
+            "database_url": database_url,
+            "temporal_address": client.service_client.config.target_host,
+            "psp_url": psp_url,
+            **{f"{name}_task_queue": queue for name, queue in queues.items()},
+        }
+    )
+    app = create_app(settings, registry=CollectorRegistry())
+
+    @app.get("/plain/products")
+    async def plain_products() -> list[dict[str, Any]]:
+        """The baseline read: the same rows as JSON, from one SQL statement."""
+        async with app.state.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT p.id, p.name, p.price, c.id AS category_id, c.name AS category_name"
+                    " FROM read.products p JOIN read.categories c ON c.id = p.category_id"
+                    " ORDER BY p.created_at, p.id LIMIT 100"
+                )
+            )
+            return [
+                {
+                    "id": r.id,
+                    "name": r.name,
+                    "price": r.price,
+                    "category": {"id": r.category_id, "name": r.category_name},
+                }
+                for r in rows
+            ]
+
+    async with (
+        running_worker(settings, client, registry=CollectorRegistry()),
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+        ) as http,
+    ):
+        yield System(http=http, app=app, client=client, settings=settings)
+
+
+async def _catalog(system: System, *, products: int, stock: int) -> list[str]:
+    category = (
+        await system.gql(
+            "mutation($n: String!) { createCategory(input: {name: $n}) { id } }",
+            {"n": f"Bench {uuid.uuid4()}"},
+        )
+    )["createCategory"]["id"]
+    ids = []
+    for i in range(products):
+        product = (
+            await system.gql(
+                "mutation($c: ID!, $n: String!) { createProduct(input: "
+                "{name: $n, price: 1000, categoryId: $c}) { id } }",
+                {"c": category, "n": f"Product {i}"},
+            )
+        )["createProduct"]["id"]
+        if stock:
+            await system.gql(
+                "mutation($p: ID!, $q: Int!) { addStock(input: {productId: $p, quantity: $q})"
+                " { id } }",
+                {"p": product, "q": stock},
+            )
+        ids.append(product)
+    return ids
+
+
+async def _concurrently(total: int, concurrency: int, one: Any) -> float:
+    counter = iter(range(total))
+
+    async def client() -> None:
+        for _ in counter:
+            await one()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started)
+
+
+async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Result]:
+    (product,) = await _catalog(system, products=1, stock=1_000_000)
+    orders = 20 if quick else 300
+    concurrency = 50
+
+    async def order() -> None:
+        created = await system.gql(
+            'mutation($p: ID!) { createOrder(input: {userId: "bench", '
+            "items: [{productId: $p, quantity: 1}]}) { id } }",
+            {"p": product},
+        )
+        order_id = created["createOrder"]["id"]
+        await system.client.get_workflow_handle(f"order-{order_id}").result()
+        found = await system.gql("query($id: ID!) { order(id: $id) { status } }", {"id": order_id})
+        status = found["order"]["status"]
+        assert status == "CONFIRMED", status
+
+    queue = f"bench-bare-{uuid.uuid4()}"
+
+    async def bare() -> None:
+        await system.client.execute_workflow(
+            FourActivities.run, id=f"bench-{uuid.uuid4()}", task_queue=queue
+        )
+
+    async with Worker(
+        system.client, task_queue=queue, workflows=[FourActivities], activities=[noop]
+    ):
+        await _concurrently(10, 10, order)
+        await _concurrently(10, 10, bare)
+        ours, baseline = [], []
+        for _ in range(repeat):
+            ours.append(await _concurrently(orders, concurrency, order))
+            baseline.append(await _concurrently(orders, concurrency, bare))
+    return [
+        Result(
+            workload="saga, createOrder → CONFIRMED, 50 concurrent",
+            unit="orders/s",
+            higher_is_better=True,
+            ours=ours,
+            baseline=baseline,
+            baseline_name="workflow with 4 no-op activities",
+            target=0.8,
+            notes="one process runs the API, the worker and the baseline's worker; "
+            "the saga runs a local activity and four activities, each one transaction.",
+        )
+    ]
+
+
+async def _latencies(count: int, one: Any) -> list[float]:
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await one()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def command_benchmark(system: System, *, quick: bool, repeat: int) -> list[Result]:
+    count = 20 if quick else 200
+
+    async def create_category() -> None:
+        await system.gql(
+            "mutation($n: String!) { createCategory(input: {name: $n}) { id name } }",
+            {"n": f"c-{uuid.uuid4()}"},
+        )
+
+    queue = f"bench-local-{uuid.uuid4()}"
+
+    async def bare() -> None:
+        await system.client.execute_workflow(
+            OneLocalActivity.run, id=f"bench-{uuid.uuid4()}", task_queue=queue
+        )
+
+    async with Worker(
+        system.client, task_queue=queue, workflows=[OneLocalActivity], activities=[noop]
+    ):
+        await _latencies(10, create_category)
+        await _latencies(10, bare)
+        ours, ours_p99, baseline = [], [], []
+        for _ in range(repeat):
+            samples = await _latencies(count, create_category)
+            ours.append(statistics.median(samples))
+            ours_p99.append(percentile(samples, 0.99))
+            baseline.append(statistics.median(await _latencies(count, bare)))
+    return [
+        Result(
+            workload="command latency, createCategory",
+            unit="ms (p50)",
+            higher_is_better=False,
+            ours=ours,
+            baseline=baseline,
+            baseline_name="execute_workflow + 1 local activity",
+            notes=f"p99 {statistics.median(ours_p99):.1f} ms. "
+            "No eager start: the API has no worker.",
+        )
+    ]
+
+
+async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) -> list[Result]:
+    from sqlalchemy import event
+
+    await _catalog(system, products=100, stock=0)
+    query = "{ products(first: 100) { id name price category { id name } } }"
+    requests = 100 if quick else 2000
+
+    async def ours_one() -> None:
+        response = await system.http.post("/graphql", json={"query": query})
+        assert len(response.json()["data"]["products"]) == 100
+
+    async def plain_one() -> None:
+        response = await system.http.get("/plain/products")
+        assert len(response.json()) == 100
+
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = system.app.state.engine
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    await ours_one()
+    event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+    await _concurrently(50, 8, ours_one)
+    await _concurrently(50, 8, plain_one)
+    ours, baseline = [], []
+    for _ in range(repeat):
+        ours.append(await _concurrently(requests, 8, ours_one))
+        baseline.append(await _concurrently(requests, 8, plain_one))
+    return [
+        Result(
+            workload="GraphQL read, 100 products with categories",
+            unit="requests/s",
+            higher_is_better=True,
+            ours=ours,
+            baseline=baseline,
+            baseline_name="plain FastAPI endpoint",
+            target=0.5,
+            notes=f"{len(statements)} SQL statements per request (products, then one batch of "
+            "categories through the DataLoader), whatever the list length.",
+        )
+    ]
