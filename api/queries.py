@@ -60,4 +60,16 @@ class CatalogQuery:
                 raise ApiError(
                     ErrorCode.VALIDATION, f"no product {after} to page after", field="after"
                 ) from None
-        return [Product.from_row(row) for row in rows]
+        if not any(
+            getattr(field, "name", None) == "category"
+            for field in info.selected_fields[0].selections
+        ):
+            return [Product.from_row(row) for row in rows]
+        # One batch through the DataLoader, handed to each product up front.
+        found = await info.context.loaders.category.load_many([row["category_id"] for row in rows])
+        return [
+            Product.from_row(
+                row, category=None if category is None else Category.from_row(category)
+            )
+            for row, category in zip(rows, found, strict=True)
+        ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from sqlalchemy import RowMapping
@@ -55,9 +55,10 @@ class Product:
     created_at: datetime
     updated_at: datetime
     category_id: strawberry.Private[str]
+    prefetched_category: strawberry.Private[Category | None] = None
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> Product:
+    def from_row(cls, row: RowMapping, *, category: Category | None = None) -> Product:
         return cls(
             id=strawberry.ID(row["id"]),
             name=row["name"],
@@ -66,13 +67,21 @@ class Product:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             category_id=row["category_id"],
+            prefetched_category=category,
         )
 
     @strawberry.field
-    async def category(
+    def category(
         self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
     ) -> Category:
-        row = await info.context.loaders.category.load(self.category_id)
+        # A list resolver that prefetched the categories saves a coroutine per
+        # product; otherwise the DataLoader batches the lookups.
+        if self.prefetched_category is not None:
+            return self.prefetched_category
+        return cast(Category, self._load_category(info.context))
+
+    async def _load_category(self, context: Context) -> Category:
+        row = await context.loaders.category.load(self.category_id)
         if row is None:
             raise ApiError(ErrorCode.INTERNAL, f"category {self.category_id} is missing")
         return Category.from_row(row)

@@ -256,13 +256,11 @@ async def _bare_read(storage: Storage) -> float:
     count, after = 0, (0, 0)
     started = time.perf_counter()
     async with storage.pool.acquire() as conn:
-        await conn.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
         while True:
             rows = await conn.fetch(
                 "SELECT transaction_id, position, stream_id, version, event_type, event_version,"
-                " data, metadata, recorded_at FROM eventstore.events"
+                " data::text AS data, metadata::text AS metadata, recorded_at"
+                " FROM eventstore.events"
                 " WHERE (transaction_id, position) > ($1::text::xid8, $2)"
                 " ORDER BY transaction_id, position LIMIT 1000",
                 str(after[0]),
@@ -271,8 +269,8 @@ async def _bare_read(storage: Storage) -> float:
             if not rows:
                 return count / (time.perf_counter() - started)
             for row in rows:
-                registry.decode(row["event_type"], row["event_version"], row["data"])
-                EventMetadata.model_validate(row["metadata"])
+                registry.decode_json(row["event_type"], row["event_version"], row["data"])
+                EventMetadata.model_validate_json(row["metadata"])
             count += len(rows)
             after = (rows[-1]["transaction_id"], rows[-1]["position"])
 

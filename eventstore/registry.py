@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,6 +43,13 @@ class EventRegistry:
     def encode(self, event: DomainEvent) -> tuple[str, int, str]:
         """The stored form of an event: type name, schema version, JSON payload."""
         return event.event_type, event.event_version, event.model_dump_json()
+
+    def decode_json(self, event_type: str, version: int, data: str) -> DomainEvent:
+        """`decode` from the stored JSON text; current versions skip the dict in between."""
+        cls = self._types.get(event_type)
+        if cls is not None and version == cls.event_version:
+            return cls.model_validate_json(data)
+        return self.decode(event_type, version, json.loads(data))
 
     def decode(self, event_type: str, version: int, data: dict[str, Any]) -> DomainEvent:
         cls = self._types.get(event_type)
