@@ -20,9 +20,15 @@ def async_url(url: str) -> sa.URL:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine for our processes: asyncpg, pre-ping on checkout, bounded pool."""
+    """An engine for our processes: asyncpg and a bounded pool.
+
+    No ping on checkout: it costs a round trip per transaction (measured: 40 %
+    of an append's throughput). After a database restart the first statement
+    on a stale connection fails, SQLAlchemy then drops every pooled connection,
+    and the caller's retry (Temporal's, for commands) finds fresh ones.
+    """
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
     )
 
 

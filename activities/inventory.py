@@ -8,6 +8,7 @@ from domain.inventory import AddStock, StockItem
 
 
 async def add_stock(uow: UnitOfWork, command: AddStock) -> None:
+    await uow.lock(StockItem.stream_id(command.product_id))
     product = await uow.load(Product, Product.stream_id(command.product_id))
     require_product(product, command.product_id, field="productId")
     await uow.decide(StockItem, StockItem.stream_id(command.product_id), command)

@@ -106,6 +106,7 @@ class SagaActivities:
         order = step.order
 
         async def handle(uow: UnitOfWork) -> None:
+            await uow.lock(*(StockItem.stream_id(item.product_id) for item in order.items))
             for item in order.items:
                 reserve = ReserveStock(
                     product_id=item.product_id, order_id=order.order_id, quantity=item.quantity
@@ -224,6 +225,7 @@ class SagaActivities:
         order = step.order
 
         async def handle(uow: UnitOfWork) -> None:
+            await uow.lock(*(StockItem.stream_id(item.product_id) for item in order.items))
             for item in order.items:
                 release = ReleaseStock(product_id=item.product_id, order_id=order.order_id)
                 await uow.decide(StockItem, StockItem.stream_id(item.product_id), release)

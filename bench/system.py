@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 import uuid
@@ -127,15 +128,18 @@ async def _concurrently(total: int, concurrency: int, one: Any) -> float:
 
 
 async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Result]:
-    (product,) = await _catalog(system, products=1, stock=1_000_000)
+    # Orders spread over a catalogue, as a shop's are: each product's stock is
+    # one stream, and every reservation of it appends there.
+    products = await _catalog(system, products=10 if quick else 50, stock=100_000)
     orders = 20 if quick else 300
     concurrency = 50
+    picks = itertools.cycle(products)
 
     async def order() -> None:
         created = await system.gql(
             'mutation($p: ID!) { createOrder(input: {userId: "bench", '
             "items: [{productId: $p, quantity: 1}]}) { id } }",
-            {"p": product},
+            {"p": next(picks)},
         )
         order_id = created["createOrder"]["id"]
         await system.client.get_workflow_handle(f"order-{order_id}").result()
