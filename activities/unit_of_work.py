@@ -115,24 +115,28 @@ class UnitOfWork:
         return last
 
 
+# Built once: every command runs it, and SQLAlchemy would otherwise work out
+# the cache key of a freshly built join each time (measured: a third of its cost).
+_PREVIOUS_OUTCOME = (
+    sa.select(events.c.transaction_id, events.c.position)
+    .join(
+        stream_commands,
+        sa.and_(
+            events.c.stream_id == stream_commands.c.stream_id,
+            events.c.version.between(
+                stream_commands.c.first_version, stream_commands.c.last_version
+            ),
+        ),
+    )
+    .where(stream_commands.c.command_id == sa.bindparam("command_id"))
+    .order_by(events.c.transaction_id.desc(), events.c.position.desc())
+    .limit(1)
+)
+
+
 async def previous_outcome(conn: AsyncConnection, command_id: str) -> Position | None:
     """Where an already-applied command's last event sits, or None if it never ran."""
-    query = (
-        sa.select(events.c.transaction_id, events.c.position)
-        .join(
-            stream_commands,
-            sa.and_(
-                events.c.stream_id == stream_commands.c.stream_id,
-                events.c.version.between(
-                    stream_commands.c.first_version, stream_commands.c.last_version
-                ),
-            ),
-        )
-        .where(stream_commands.c.command_id == command_id)
-        .order_by(events.c.transaction_id.desc(), events.c.position.desc())
-        .limit(1)
-    )
-    row = (await conn.execute(query)).one_or_none()
+    row = (await conn.execute(_PREVIOUS_OUTCOME, {"command_id": command_id})).one_or_none()
     return None if row is None else Position(row.transaction_id, row.position)
 
 

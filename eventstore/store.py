@@ -98,6 +98,25 @@ _READ_COLUMNS = (
 )
 
 
+# The hot reads, built once with bind parameters (see `_after` for the order).
+_READ_STREAM = (
+    sa.select(*_READ_COLUMNS)
+    .where(events.c.stream_id == sa.bindparam("stream_id"))
+    .where(events.c.version >= sa.bindparam("from_version"))
+    .order_by(events.c.version)
+)
+_READ_ANY = (
+    sa.select(*_READ_COLUMNS)
+    .where(
+        sa.tuple_(events.c.transaction_id, events.c.position)
+        > sa.tuple_(sa.cast(sa.bindparam("txid"), Xid8()), sa.bindparam("sequence"))
+    )
+    .order_by(events.c.transaction_id, events.c.position)
+    .limit(sa.bindparam("limit"))
+)
+_READ_SETTLED = _READ_ANY.where(events.c.transaction_id < _SETTLED_HORIZON)
+
+
 def _after(position: Position) -> sa.ColumnElement[bool]:
     """Events later than `position` in the global order (an index range scan)."""
     return sa.tuple_(events.c.transaction_id, events.c.position) > sa.tuple_(
@@ -214,13 +233,10 @@ class PostgresEventStore:
         self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
     ) -> list[RecordedEvent]:
         """The events of one stream from `from_version` on, oldest first."""
-        query = (
-            sa.select(*_READ_COLUMNS)
-            .where(events.c.stream_id == stream_id)
-            .where(events.c.version >= from_version)
-            .order_by(events.c.version)
+        rows = await conn.execute(
+            _READ_STREAM, {"stream_id": stream_id, "from_version": from_version}
         )
-        return [self._decode(row) for row in await conn.execute(query)]
+        return [self._decode(row) for row in rows]
 
     async def read_all(
         self,
@@ -238,15 +254,9 @@ class PostgresEventStore:
         `settled_only=False` only while holding a lock that keeps writers of
         the events you care about out (a projection rebuild's last step).
         """
-        query = (
-            sa.select(*_READ_COLUMNS)
-            .where(_after(after))
-            .order_by(events.c.transaction_id, events.c.position)
-            .limit(limit)
-        )
-        if settled_only:
-            query = query.where(events.c.transaction_id < _SETTLED_HORIZON)
-        return [self._decode(row) for row in await conn.execute(query)]
+        query = _READ_SETTLED if settled_only else _READ_ANY
+        params = {"txid": after.transaction_id, "sequence": after.sequence, "limit": limit}
+        return [self._decode(row) for row in await conn.execute(query, params)]
 
     async def last_position(self, conn: AsyncConnection) -> Position:
         """The position of the newest settled event (`START` when there is none)."""
