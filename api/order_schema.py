@@ -13,13 +13,13 @@ from api.commands import command_id_for, new_entity_id
 from api.context import Context
 from api.errors import ApiError, invalid_input
 from api.order_types import Order, OrderUpdate
+from api.pagination import fetch_page
 from api.saga_client import OrderNotRunning
 from domain.errors import ErrorCode
 from domain.orders import PlaceOrder
 from read_models import queries
 
 FINAL_STATUSES = {"CONFIRMED", "CANCELLED", "FAILED"}
-MAX_PAGE = 1000
 
 RequestId = Annotated[
     str | None,
@@ -99,22 +99,18 @@ class OrderQuery:
         first: int = 100,
         after: strawberry.ID | None = None,
     ) -> list[Order]:
-        if not 1 <= first <= MAX_PAGE:
-            raise ApiError(
-                ErrorCode.VALIDATION, f"first must be between 1 and {MAX_PAGE}", field="first"
-            )
         async with info.context.engine.connect() as conn:
-            try:
-                rows = await queries.order_page(
+            rows = await fetch_page(
+                "order",
+                first,
+                after,
+                lambda: queries.order_page(
                     conn,
                     user_id=None if user_id is None else str(user_id),
                     first=first,
                     after=None if after is None else str(after),
-                )
-            except queries.UnknownCursor:
-                raise ApiError(
-                    ErrorCode.VALIDATION, f"no order {after} to page after", field="after"
-                ) from None
+                ),
+            )
         return [Order.from_row(row) for row in rows]
 
 

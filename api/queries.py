@@ -6,12 +6,9 @@ import strawberry
 from strawberry.types import Info
 
 from api.context import Context
-from api.errors import ApiError
+from api.pagination import fetch_page
 from api.types import Category, Product
-from domain.errors import ErrorCode
 from read_models import queries
-
-MAX_PAGE = 1000
 
 
 @strawberry.type
@@ -44,22 +41,18 @@ class CatalogQuery:
         first: int = 100,
         after: strawberry.ID | None = None,
     ) -> list[Product]:
-        if not 1 <= first <= MAX_PAGE:
-            raise ApiError(
-                ErrorCode.VALIDATION, f"first must be between 1 and {MAX_PAGE}", field="first"
-            )
         async with info.context.engine.connect() as conn:
-            try:
-                rows = await queries.product_page(
+            rows = await fetch_page(
+                "product",
+                first,
+                after,
+                lambda: queries.product_page(
                     conn,
                     category_id=None if category_id is None else str(category_id),
                     first=first,
                     after=None if after is None else str(after),
-                )
-            except queries.UnknownCursor:
-                raise ApiError(
-                    ErrorCode.VALIDATION, f"no product {after} to page after", field="after"
-                ) from None
+                ),
+            )
         if not any(
             getattr(field, "name", None) == "category"
             for field in info.selected_fields[0].selections

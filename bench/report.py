@@ -54,14 +54,20 @@ def chart(results: list[Result], path: Path) -> None:
     names = [r.workload for r in results]
     ratios = [r.ratio for r in results]
     figure, axes = plt.subplots(figsize=(10, 0.45 * len(results) + 1.5))
-    colours = ["#4c9a2a" if r.meets_target or r.target is None else "#c0392b" for r in results]
+    colours = [
+        "#5b7db1" if r.target is None else "#4c9a2a" if r.meets_target else "#c0392b"
+        for r in results
+    ]
     axes.barh(names, ratios, color=colours)
     for index, r in enumerate(results):
         if r.target is not None:
             axes.plot([r.target, r.target], [index - 0.4, index + 0.4], color="black", lw=1)
     axes.axvline(1.0, color="grey", lw=0.8, ls="--")
     axes.invert_yaxis()
-    axes.set_xlabel("speed relative to the baseline (1.0 = as fast; black tick = target)")
+    axes.set_xlabel(
+        "speed relative to the baseline (1.0 = as fast). Black tick: target;"
+        " green meets it, red misses it, blue has none"
+    )
     axes.set_title("shop benchmarks")
     figure.tight_layout()
     figure.savefig(path, dpi=110)

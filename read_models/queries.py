@@ -42,19 +42,8 @@ async def product_page(
     conn: AsyncConnection, *, category_id: str | None, first: int, after: str | None
 ) -> list[sa.RowMapping]:
     """Products in the order they were created, `first` at a time after product `after`."""
-    query = sa.select(products).order_by(products.c.created_at, products.c.id).limit(first)
-    if category_id is not None:
-        query = query.where(products.c.category_id == category_id)
-    if after is not None:
-        anchor = (
-            await conn.execute(
-                sa.select(products.c.created_at, products.c.id).where(products.c.id == after)
-            )
-        ).one_or_none()
-        if anchor is None:
-            raise UnknownCursor(after)
-        query = query.where(sa.tuple_(products.c.created_at, products.c.id) > sa.tuple_(*anchor))
-    return list((await conn.execute(query)).mappings())
+    match = None if category_id is None else products.c.category_id == category_id
+    return await _page(conn, products, products.c.created_at, match, first=first, after=after)
 
 
 async def products_in_categories(
@@ -98,18 +87,31 @@ async def order_page(
     conn: AsyncConnection, *, user_id: str | None, first: int, after: str | None
 ) -> list[sa.RowMapping]:
     """Orders oldest first, `first` at a time after order `after`."""
-    query = sa.select(orders).order_by(orders.c.started_at, orders.c.id).limit(first)
-    if user_id is not None:
-        query = query.where(orders.c.user_id == user_id)
+    match = None if user_id is None else orders.c.user_id == user_id
+    return await _page(conn, orders, orders.c.started_at, match, first=first, after=after)
+
+
+async def _page(
+    conn: AsyncConnection,
+    table: sa.Table,
+    created: sa.Column[Any],
+    match: sa.ColumnElement[bool] | None,
+    *,
+    first: int,
+    after: str | None,
+) -> list[sa.RowMapping]:
+    """Keyset paging by (creation time, id): stable while rows are added or removed."""
+    key = sa.tuple_(created, table.c.id)
+    query = sa.select(table).order_by(created, table.c.id).limit(first)
+    if match is not None:
+        query = query.where(match)
     if after is not None:
         anchor = (
-            await conn.execute(
-                sa.select(orders.c.started_at, orders.c.id).where(orders.c.id == after)
-            )
+            await conn.execute(sa.select(created, table.c.id).where(table.c.id == after))
         ).one_or_none()
         if anchor is None:
             raise UnknownCursor(after)
-        query = query.where(sa.tuple_(orders.c.started_at, orders.c.id) > sa.tuple_(*anchor))
+        query = query.where(key > sa.tuple_(*anchor))
     return list((await conn.execute(query)).mappings())
 
 
