@@ -18,8 +18,6 @@ from api.context import Context, Services, context_from_request
 from api.saga_client import SagaClient
 from api.schema import build_schema
 from database import create_engine
-from domain.registry import ALL_EVENTS
-from eventstore import EventRegistry, PostgresEventStore
 from observability.health import (
     Check,
     add_operations_routes,
@@ -115,10 +113,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
             "database": database_check(engine),
             "temporal": temporal_check(app.state.temporal),
             "projections": projections_check(
-                engine,
-                PostgresEventStore(EventRegistry(ALL_EVENTS)),
-                ASYNC_PROJECTIONS,
-                max_lag_seconds=settings.projector_max_lag_seconds,
+                engine, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
             ),
         }
 

@@ -269,9 +269,8 @@ class PostgresEventStore:
         row = (await conn.execute(query)).one_or_none()
         return START if row is None else Position(row.transaction_id, row.position)
 
-    async def backlog(
-        self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
-    ) -> Backlog:
+    @staticmethod
+    async def backlog(conn: AsyncConnection, *, after: Position, limit: int = 10_000) -> Backlog:
         """Settled events after `after` (counted up to `limit`) and when the first was recorded."""
         pending = (
             sa.select(events.c.recorded_at)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Response
@@ -13,8 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from eventstore import PostgresEventStore
-from read_models.projection import Projection, load_checkpoint
+from read_models.projection import Projection, projection_lag
 
 Check = Callable[[], Awaitable[str | None]]
 """Answers None when all is well, or what is wrong."""
@@ -40,11 +38,7 @@ def temporal_check(client: Client) -> Check:
 
 
 def projections_check(
-    engine: AsyncEngine,
-    store: PostgresEventStore,
-    projections: Sequence[Projection],
-    *,
-    max_lag_seconds: float,
+    engine: AsyncEngine, projections: Sequence[Projection], *, max_lag_seconds: float
 ) -> Check:
     """Unready while an asynchronous projection trails the log by more than `max_lag_seconds`."""
 
@@ -52,12 +46,9 @@ def projections_check(
         behind = []
         async with engine.connect() as conn:
             for projection in projections:
-                checkpoint = await load_checkpoint(conn, projection.name)
-                backlog = await store.backlog(conn, after=checkpoint)
-                if backlog.oldest is not None:
-                    lag = (datetime.now(UTC) - backlog.oldest).total_seconds()
-                    if lag > max_lag_seconds:
-                        behind.append(f"{projection.name} is {lag:.0f}s behind")
+                lag = await projection_lag(conn, projection.name)
+                if lag.seconds > max_lag_seconds:
+                    behind.append(f"{projection.name} is {lag.seconds:.0f}s behind")
         return "; ".join(behind) or None
 
     return check

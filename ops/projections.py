@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,7 +11,7 @@ from eventstore.records import START
 from ops.tables import progress_bar, render
 from projector.rebuild import rebuild
 from read_models import PROJECTIONS, projection_named
-from read_models.projection import load_checkpoint
+from read_models.projection import projection_lag
 
 
 async def status(engine: AsyncEngine, store: PostgresEventStore) -> str:
@@ -23,14 +22,10 @@ async def status(engine: AsyncEngine, store: PostgresEventStore) -> str:
             if projection.inline:
                 rows.append((projection.name, "inline", head, 0, "0s"))
                 continue
-            checkpoint = await load_checkpoint(conn, projection.name)
-            backlog = await store.backlog(conn, after=checkpoint)
-            lag = (
-                0.0
-                if backlog.oldest is None
-                else (datetime.now(UTC) - backlog.oldest).total_seconds()
+            lag = await projection_lag(conn, projection.name)
+            rows.append(
+                (projection.name, "projector", lag.position, lag.events, f"{lag.seconds:.1f}s")
             )
-            rows.append((projection.name, "projector", checkpoint, backlog.events, f"{lag:.1f}s"))
     return render(("projection", "runs", "position", "lag (events)", "lag (time)"), rows)
 
 

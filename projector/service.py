@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime
 
 import structlog
 from prometheus_client import REGISTRY
@@ -18,7 +17,7 @@ from observability.metrics import ProjectorMetrics
 from observability.tracing import instrument_engine
 from projector.runner import ProjectionRunner
 from read_models import ASYNC_PROJECTIONS
-from read_models.projection import load_checkpoint
+from read_models.projection import projection_lag
 from settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -37,22 +36,14 @@ async def _supervise(runner: ProjectionRunner, name: str) -> None:
             delay = min(delay * 2, 30.0)
 
 
-async def _measure_lag(
-    engine: AsyncEngine, store: PostgresEventStore, metrics: ProjectorMetrics, every: float
-) -> None:
+async def _measure_lag(engine: AsyncEngine, metrics: ProjectorMetrics, every: float) -> None:
     while True:
         try:
             async with engine.connect() as conn:
                 for projection in ASYNC_PROJECTIONS:
-                    checkpoint = await load_checkpoint(conn, projection.name)
-                    backlog = await store.backlog(conn, after=checkpoint)
-                    lag = (
-                        0.0
-                        if backlog.oldest is None
-                        else (datetime.now(UTC) - backlog.oldest).total_seconds()
-                    )
-                    metrics.lag_events.labels(projection.name).set(backlog.events)
-                    metrics.lag_seconds.labels(projection.name).set(max(lag, 0.0))
+                    lag = await projection_lag(conn, projection.name)
+                    metrics.lag_events.labels(projection.name).set(lag.events)
+                    metrics.lag_seconds.labels(projection.name).set(lag.seconds)
         except Exception:
             log.exception("could not measure projection lag")
         await asyncio.sleep(every)
@@ -79,11 +70,11 @@ async def main(settings: Settings) -> None:
         )
         for projection in ASYNC_PROJECTIONS
     ]
-    tasks.append(asyncio.create_task(_measure_lag(engine, store, metrics, every=1.0)))
+    tasks.append(asyncio.create_task(_measure_lag(engine, metrics, every=1.0)))
     checks = {
         "database": database_check(engine),
         "projections": projections_check(
-            engine, store, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
+            engine, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
         ),
     }
     tasks.append(

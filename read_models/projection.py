@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore.records import START, Position, RecordedEvent
+from eventstore.store import PostgresEventStore
 from read_models.tables import projection_checkpoints
 
 Apply = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
@@ -63,3 +65,23 @@ async def save_checkpoint(conn: AsyncConnection, name: str, position: Position) 
             },
         )
     )
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far an asynchronous projection trails the log."""
+
+    position: Position
+    events: int
+    """Settled events not applied yet, counted up to 10,000."""
+    seconds: float
+    """Age of the oldest of them (0 when there are none)."""
+
+
+async def projection_lag(conn: AsyncConnection, name: str) -> Lag:
+    checkpoint = await load_checkpoint(conn, name)
+    backlog = await PostgresEventStore.backlog(conn, after=checkpoint)
+    seconds = 0.0
+    if backlog.oldest is not None:
+        seconds = max(0.0, (datetime.now(UTC) - backlog.oldest).total_seconds())
+    return Lag(position=checkpoint, events=backlog.events, seconds=seconds)
