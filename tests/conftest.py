@@ -170,6 +170,13 @@ async def psp_url() -> AsyncIterator[str]:
     await task
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def make_settings(
     database_url: str, temporal_address: str, psp_url: str, **overrides: Any
 ) -> Settings:
@@ -193,6 +200,11 @@ def make_settings(
         "psp_breaker_failures": 3,
         "psp_breaker_recovery_seconds": 1.0,
         "shipping_max_units": 50,
+        # Processes started by tests must not collide with a `./dev` running beside them.
+        "worker_metrics_port": free_port(),
+        "worker_sdk_metrics_port": free_port(),
+        "projector_metrics_port": free_port(),
+        "psp_port": free_port(),
     }
     values.update(overrides)
     return Settings(**values)

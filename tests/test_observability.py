@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 
 import httpx
 import pytest
@@ -18,18 +17,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from devstack import EmbeddedPostgres, ensure_database, with_database
 from logs import configure_logging
-from tests.conftest import make_settings, running_api, running_system, settings_env
+from tests.conftest import free_port, make_settings, running_api, running_system, settings_env
 from tests.saga.orders_client import place, stocked_product, until_final
 from tests.saga.test_crashes import shop_process
 
 PLACE_ORDER = "mutation PlaceOrder($input: CreateOrderInput!) { createOrder(input: $input) { id } }"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
