@@ -62,11 +62,6 @@ class DeleteProduct(Command):
     product_id: EntityId
 
 
-CatalogCommand = (
-    CreateCategory | RenameCategory | DeleteCategory | CreateProduct | UpdateProduct | DeleteProduct
-)
-
-
 # Commands one aggregate gives another inside a single decision.
 
 

@@ -40,9 +40,6 @@ class ReleaseStock(Command):
     order_id: str
 
 
-InventoryCommand = AddStock
-
-
 class OutOfStock(DomainError):
     code = ErrorCode.OUT_OF_STOCK
 
