@@ -156,14 +156,15 @@ class OrderMutation:
 @strawberry.type
 class OrderSubscription:
     @strawberry.subscription(
-        description="Every change of the order's status, in order, from the first; ends "
-        "after the final one (CONFIRMED, CANCELLED or FAILED)."
+        description="Every change of the order's status, in order; ends after the final "
+        "one (CONFIRMED, CANCELLED or FAILED). A client that reconnects passes the last "
+        "`version` it saw as `afterVersion` and misses nothing."
     )
     async def order_updated(
-        self, info: Info[Context, None], order_id: strawberry.ID
+        self, info: Info[Context, None], order_id: strawberry.ID, after_version: int = 0
     ) -> AsyncGenerator[OrderUpdate, None]:
         context = info.context
-        version = 0
+        version = after_version
         async with context.listener.subscription() as woken:
             while True:
                 woken.clear()

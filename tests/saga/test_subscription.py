@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from typing import Any
 
 import uvicorn
 import websockets
@@ -13,9 +14,34 @@ from websockets.typing import Subprotocol
 from tests.saga.orders_client import place, stocked_product
 
 SUBSCRIBE = (
-    "subscription($id: ID!) { orderUpdated(orderId: $id) "
+    "subscription($id: ID!, $after: Int! = 0) { orderUpdated(orderId: $id, afterVersion: $after) "
     "{ orderId version status sagaStatus currentStep order { totalAmount } } }"
 )
+
+
+async def collect(port: int, variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every `next` payload of one subscription, until the server completes it."""
+    updates = []
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {"query": SUBSCRIBE, "variables": variables},
+                }
+            )
+        )
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if message["type"] == "complete":
+                return updates
+            assert message["type"] == "next", message
+            updates.append(message["payload"]["data"]["orderUpdated"])
 
 
 async def test_each_status_change_arrives_in_order(system):
@@ -35,27 +61,9 @@ async def test_each_status_change_arrives_in_order(system):
         product = await stocked_product(system.gql, price=700, stock=2)
         order_id = (await place(system.gql, [(product["id"], 2)]))["data"]["createOrder"]["id"]
 
-        updates = []
-        async with websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-        ) as ws:
-            await ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(
-                json.dumps(
-                    {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": SUBSCRIBE, "variables": {"id": order_id}},
-                    }
-                )
-            )
-            while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                if message["type"] == "complete":
-                    break
-                assert message["type"] == "next", message
-                updates.append(message["payload"]["data"]["orderUpdated"])
+        updates = await collect(port, {"id": order_id})
+        # A client that reconnects after version 3 gets the rest, and only that.
+        resumed = await collect(port, {"id": order_id, "after": 3})
     finally:
         server.should_exit = True
         await serving
@@ -78,3 +86,4 @@ async def test_each_status_change_arrives_in_order(system):
     assert updates[-1]["sagaStatus"] == "COMPLETED"
     assert {u["orderId"] for u in updates} == {order_id}
     assert updates[-1]["order"] == {"totalAmount": 1400}
+    assert resumed == updates[3:]
