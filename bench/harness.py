@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -55,3 +58,18 @@ def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+async def per_second(
+    total: int, concurrency: int, one: Callable[[int], Awaitable[object]]
+) -> float:
+    """Run `one(i)` for every i < total on `concurrency` tasks; calls per second."""
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            await one(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started)

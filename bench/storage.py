@@ -16,7 +16,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.harness import Result, percentile
+from bench.harness import Result, per_second, percentile
 from domain.catalog import ProductCreated
 from domain.registry import ALL_EVENTS
 from eventstore import EventMetadata, EventRegistry, PostgresEventStore, follow
@@ -80,19 +80,6 @@ def _events(commands: int, batch: int) -> list[list[ProductCreated]]:
 def _meta() -> EventMetadata:
     command_id = str(uuid.uuid4())
     return EventMetadata(command_id=command_id, correlation_id=command_id, causation_id=command_id)
-
-
-async def _timed(total: int, writers: int, one: Callable[[int], Awaitable[None]]) -> float:
-    """Run `one(i)` for i < total on `writers` concurrent tasks; events or calls per second."""
-    counter = iter(range(total))
-
-    async def writer() -> None:
-        for i in counter:
-            await one(i)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(writers)))
-    return total / (time.perf_counter() - started)
 
 
 async def _ours_append(
@@ -172,13 +159,13 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
     recorder = _peer_recorder(storage, pool_size=32)
     for writers in (1, 8, 32):
         bare_one = await _bare_append(storage, 1)
-        await _timed(20, writers, await _ours_append(storage, 20, 1))  # warm-up
-        await _timed(20, writers, bare_one)
+        await per_second(20, writers, await _ours_append(storage, 20, 1))  # warm-up
+        await per_second(20, writers, bare_one)
         ours, bare, peer = [], [], []
         for _ in range(repeat):
             ours_one = await _ours_append(storage, commands, 1)
-            ours.append(await _timed(commands, writers, ours_one))
-            bare.append(await _timed(commands, writers, bare_one))
+            ours.append(await per_second(commands, writers, ours_one))
+            bare.append(await per_second(commands, writers, bare_one))
             if writers <= 8:
                 peer.append(await asyncio.to_thread(_peer_append, recorder, commands, writers, 1))
         results.append(
@@ -199,8 +186,8 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
     ours, bare, peer = [], [], []
     for _ in range(repeat):
         ours_batch = await _ours_append(storage, batches, 100)
-        ours.append(100 * await _timed(batches, 1, ours_batch))
-        bare.append(100 * await _timed(batches, 1, bare_batch))
+        ours.append(100 * await per_second(batches, 1, ours_batch))
+        bare.append(100 * await per_second(batches, 1, bare_batch))
         peer.append(await asyncio.to_thread(_peer_append, recorder, batches, 1, 100))
     results.append(
         Result(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import statistics
 import time
@@ -21,7 +20,7 @@ from temporalio.worker import Worker
 
 from api.app import create_app
 from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
-from bench.harness import Result, percentile
+from bench.harness import Result, per_second, percentile
 from settings import Settings
 from worker import running_worker
 
@@ -115,18 +114,6 @@ async def _catalog(system: System, *, products: int, stock: int) -> list[str]:
     return ids
 
 
-async def _concurrently(total: int, concurrency: int, one: Any) -> float:
-    counter = iter(range(total))
-
-    async def client() -> None:
-        for _ in counter:
-            await one()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    return total / (time.perf_counter() - started)
-
-
 async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Result]:
     # Orders spread over a catalogue, as a shop's are: each product's stock is
     # one stream, and every reservation of it appends there.
@@ -157,12 +144,12 @@ async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Re
     async with Worker(
         system.client, task_queue=queue, workflows=[FourActivities], activities=[noop]
     ):
-        await _concurrently(10, 10, order)
-        await _concurrently(10, 10, bare)
+        await per_second(10, 10, lambda _: order())
+        await per_second(10, 10, lambda _: bare())
         ours, baseline = [], []
         for _ in range(repeat):
-            ours.append(await _concurrently(orders, concurrency, order))
-            baseline.append(await _concurrently(orders, concurrency, bare))
+            ours.append(await per_second(orders, concurrency, lambda _: order()))
+            baseline.append(await per_second(orders, concurrency, lambda _: bare()))
     return [
         Result(
             workload="saga, createOrder → CONFIRMED, 50 concurrent",
@@ -253,12 +240,12 @@ async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) ->
     await ours_one()
     event.remove(engine.sync_engine, "before_cursor_execute", count)
 
-    await _concurrently(50, 8, ours_one)
-    await _concurrently(50, 8, plain_one)
+    await per_second(50, 8, lambda _: ours_one())
+    await per_second(50, 8, lambda _: plain_one())
     ours, baseline = [], []
     for _ in range(repeat):
-        ours.append(await _concurrently(requests, 8, ours_one))
-        baseline.append(await _concurrently(requests, 8, plain_one))
+        ours.append(await per_second(requests, 8, lambda _: ours_one()))
+        baseline.append(await per_second(requests, 8, lambda _: plain_one()))
     return [
         Result(
             workload="GraphQL read, 100 products with categories",

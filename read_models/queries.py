@@ -24,8 +24,7 @@ class UnknownCursor(LookupError):
 
 
 async def category_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
-    result = await conn.execute(sa.select(categories).where(categories.c.id.in_(ids)))
-    return {row["id"]: row for row in result.mappings()}
+    return await _by_id(conn, categories, ids)
 
 
 async def all_categories(conn: AsyncConnection) -> list[sa.RowMapping]:
@@ -34,8 +33,7 @@ async def all_categories(conn: AsyncConnection) -> list[sa.RowMapping]:
 
 
 async def product_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
-    result = await conn.execute(sa.select(products).where(products.c.id.in_(ids)))
-    return {row["id"]: row for row in result.mappings()}
+    return await _by_id(conn, products, ids)
 
 
 async def product_page(
@@ -68,6 +66,14 @@ async def price_histories(
     return await _grouped(conn, query, "product_id", product_ids)
 
 
+async def _by_id(
+    conn: AsyncConnection, table: sa.Table, ids: Sequence[str]
+) -> dict[str, sa.RowMapping]:
+    """The rows with these ids, by id; ids without a row are left out."""
+    result = await conn.execute(sa.select(table).where(table.c.id.in_(ids)))
+    return {row["id"]: row for row in result.mappings()}
+
+
 async def _grouped(
     conn: AsyncConnection, query: sa.Select[Any], key: str, keys: Sequence[str]
 ) -> dict[str, list[sa.RowMapping]]:
@@ -79,8 +85,7 @@ async def _grouped(
 
 
 async def order_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
-    result = await conn.execute(sa.select(orders).where(orders.c.id.in_(ids)))
-    return {row["id"]: row for row in result.mappings()}
+    return await _by_id(conn, orders, ids)
 
 
 async def order_page(
