@@ -14,16 +14,16 @@ from settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from eventstore import PostgresEventStore
+    from eventstore import EventStore
 
 
 def _api(settings: Settings) -> None:
     import uvicorn
 
-    from api.app import create_app
+    from bootstrap import api_app
 
     uvicorn.run(
-        create_app(settings),
+        api_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,
@@ -38,9 +38,17 @@ def _worker(settings: Settings) -> None:
 
 
 def _projector(settings: Settings) -> None:
-    from projector.service import main
+    import bootstrap
+    from projector.service import run_projector
 
-    asyncio.run(main(settings))
+    async def run() -> None:
+        engine = bootstrap.database_engine(settings)
+        try:
+            await run_projector(settings, engine, bootstrap.event_store())
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
 
 
 def _psp(settings: Settings) -> None:
@@ -64,6 +72,12 @@ def _migrate(settings: Settings) -> None:
     print("database is up to date")
 
 
+def _schema(settings: Settings) -> None:
+    from api.schema import build_schema
+
+    print(build_schema().as_str())
+
+
 def _dev(settings: Settings) -> None:
     from devstack import run_dev
 
@@ -74,14 +88,12 @@ def _with_store(
     settings: Settings, work: Callable[..., Awaitable[str | None]], *args: object
 ) -> None:
     """Run `work(engine, store, *args)` and print what it returns."""
-    from database import create_engine
-    from domain.registry import ALL_EVENTS
-    from eventstore import EventRegistry, PostgresEventStore
+    import bootstrap
 
     async def run() -> str | None:
-        engine = create_engine(settings.require_database_url(), pool_size=2)
+        engine = bootstrap.database_engine(settings, pool_size=2)
         try:
-            return await work(engine, PostgresEventStore(EventRegistry(ALL_EVENTS)), *args)
+            return await work(engine, bootstrap.event_store(), *args)
         finally:
             await engine.dispose()
 
@@ -100,7 +112,7 @@ def _events(settings: Settings, args: argparse.Namespace) -> None:
         _with_store(settings, events.show_stream, args.stream)
     else:
 
-        async def tail(engine: AsyncEngine, store: PostgresEventStore) -> None:
+        async def tail(engine: AsyncEngine, store: EventStore) -> None:
             await events.tail(
                 engine,
                 store,
@@ -130,8 +142,8 @@ def _projections(settings: Settings, args: argparse.Namespace) -> None:
 def _orders(settings: Settings, args: argparse.Namespace) -> None:
     from ops.orders import inspect
 
-    async def run(engine: AsyncEngine, store: PostgresEventStore) -> str:
-        return await inspect(engine, args.order_id)
+    async def run(engine: AsyncEngine, store: EventStore) -> str:
+        return await inspect(engine, store, args.order_id)
 
     _with_store(settings, run)
 
@@ -144,9 +156,9 @@ def _replay(settings: Settings, args: argparse.Namespace) -> None:
         if source.suffix == ".json":
             history = replay.history_from_file(source)
         else:
-            from worker import connect_temporal
+            from bootstrap import temporal_client
 
-            history = await replay.fetch_history(await connect_temporal(settings), args.source)
+            history = await replay.fetch_history(await temporal_client(settings), args.source)
         workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
         return await replay.replay(history, workflows=workflows)
 
@@ -167,6 +179,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("projector", help="run the asynchronous projections")
     commands.add_parser("psp", help="run the payment-provider simulator on PSP_PORT")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("schema", help="print the GraphQL schema (SDL), as schema.graphql holds it")
 
     events = commands.add_parser("events", help="read the event store").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -223,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
         "projector": _projector,
         "psp": _psp,
         "migrate": _migrate,
+        "schema": _schema,
     }
     if args.command in simple:
         simple[args.command](settings)

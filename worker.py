@@ -13,24 +13,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+import bootstrap
 from activities.commands import CommandActivities
 from activities.order_saga import SagaActivities
-from database import create_engine
-from domain.registry import ALL_EVENTS
-from eventstore import EventRegistry, PostgresEventStore
 from observability.health import database_check, operations_app, serve, temporal_check
-from observability.tracing import instrument_engine, instrument_http_client
-from psp.client import HttpPaymentProvider
 from read_models import INLINE_PROJECTIONS
 from settings import Settings
 from workflows.command import CommandWorkflow
@@ -45,31 +38,23 @@ class RunningWorker:
     engine: AsyncEngine
 
 
-async def connect_temporal(settings: Settings, *, runtime: Runtime | None = None) -> Client:
-    """A Temporal client that carries pydantic payloads."""
-    return await Client.connect(
-        settings.require_temporal_address(),
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        runtime=runtime,
-    )
-
-
 @asynccontextmanager
 async def running_worker(
     settings: Settings, client: Client, *, registry: CollectorRegistry = REGISTRY
 ) -> AsyncIterator[RunningWorker]:
     """Workers polling every task queue until the block exits.
 
-    Metrics go to `registry` (a test passes its own, so several workers can share a process).
+    `client` comes from `bootstrap.temporal_client`, whose tracing interceptor
+    the workers inherit. Metrics go to `registry` (a test passes its own, so
+    several workers can share a process).
     """
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.require_database_url())
-        instrument_engine(engine)
+        engine = bootstrap.database_engine(settings)
         stack.push_async_callback(engine.dispose)
-        store = PostgresEventStore(EventRegistry(ALL_EVENTS))
-        psp = await stack.enter_async_context(httpx.AsyncClient(base_url=settings.psp_url))
-        instrument_http_client(psp)
+        store = bootstrap.event_store()
+        provider = await stack.enter_async_context(
+            bootstrap.payment_provider(settings, registry=registry)
+        )
         commands = CommandActivities(
             engine, store, INLINE_PROJECTIONS, conflict_retries=settings.version_conflict_retries
         )
@@ -77,16 +62,11 @@ async def running_worker(
             engine,
             store,
             INLINE_PROJECTIONS,
-            HttpPaymentProvider(
-                psp,
-                timeout_seconds=settings.psp_timeout_seconds,
-                failure_threshold=settings.psp_breaker_failures,
-                recovery_seconds=settings.psp_breaker_recovery_seconds,
-                registry=registry,
-            ),
+            provider,
             shipping_max_units=settings.shipping_max_units,
             conflict_retries=settings.version_conflict_retries,
         )
+        # Each bounded context's activities on its own task queue.
         queues: list[tuple[str, Sequence[type], Sequence[Any]]] = [
             (settings.command_task_queue, [CommandWorkflow], [commands.execute_command]),
             (
@@ -99,13 +79,7 @@ async def running_worker(
             (settings.shipping_task_queue, [], [saga.arrange_shipping, saga.cancel_shipment]),
         ]
         workers = [
-            Worker(
-                client,
-                task_queue=queue,
-                workflows=workflows,
-                activities=activities,
-                interceptors=[TracingInterceptor()],
-            )
+            Worker(client, task_queue=queue, workflows=workflows, activities=activities)
             for queue, workflows, activities in queues
         ]
         for worker in workers:
@@ -124,7 +98,7 @@ async def main(settings: Settings) -> None:
             metrics=PrometheusConfig(bind_address=f"0.0.0.0:{settings.worker_sdk_metrics_port}")
         )
     )
-    client = await connect_temporal(settings, runtime=runtime)
+    client = await bootstrap.temporal_client(settings, runtime=runtime)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

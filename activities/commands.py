@@ -22,7 +22,7 @@ from domain.catalog import (
 from domain.errors import DomainError
 from domain.inventory import AddStock
 from domain.messages import Command
-from eventstore import EventMetadata, PostgresEventStore
+from eventstore import EventMetadata, EventStore
 from observability.tracing import trace_context
 from read_models import Projection
 from workflows.contracts import (
@@ -51,7 +51,7 @@ class CommandActivities:
     def __init__(
         self,
         engine: AsyncEngine,
-        store: PostgresEventStore,
+        store: EventStore,
         projections: Sequence[Projection],
         *,
         conflict_retries: int,

@@ -8,12 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.messages import DomainEvent
-from eventstore import EventMetadata, Position, PostgresEventStore, WrongExpectedVersion
-from eventstore.schema import events, stream_commands
+from eventstore import EventMetadata, EventStore, Position, WrongExpectedVersion
 from read_models import Projection
 
 S = TypeVar("S")
@@ -28,6 +26,17 @@ class Aggregate(Protocol[S, C]):
     def evolve(self, state: S, event: DomainEvent) -> S: ...
 
     def decide(self, state: S, command: C) -> list[DomainEvent]: ...
+
+
+async def load_aggregate(
+    conn: AsyncConnection, store: EventStore, aggregate: Aggregate[S, Any], stream_id: str
+) -> tuple[S, int]:
+    """An aggregate's current state and its stream's version, from the stream's events."""
+    state = aggregate.initial()
+    recorded = await store.read_stream(conn, stream_id)
+    for item in recorded:
+        state = aggregate.evolve(state, item.event)
+    return state, recorded[-1].version if recorded else 0
 
 
 @dataclass
@@ -47,7 +56,7 @@ class UnitOfWork:
     def __init__(
         self,
         conn: AsyncConnection,
-        store: PostgresEventStore,
+        store: EventStore,
         metadata: EventMetadata,
         projections: Sequence[Projection],
     ) -> None:
@@ -65,20 +74,14 @@ class UnitOfWork:
         deciding again. Streams are locked in sorted order, so two commands
         never wait for each other.
         """
-        for stream_id in sorted(set(stream_ids)):
-            await self.conn.execute(
-                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(stream_id, 0)))
-            )
+        await self._store.lock_streams(self.conn, stream_ids)
 
     async def load(self, aggregate: Aggregate[S, Any], stream_id: str) -> S:
         """The current state of one aggregate, including what this command decided."""
         stream = self._streams.get(stream_id)
         if stream is None:
-            state = aggregate.initial()
-            recorded = await self._store.read_stream(self.conn, stream_id)
-            for item in recorded:
-                state = aggregate.evolve(state, item.event)
-            stream = _Stream(state=state, version=recorded[-1].version if recorded else 0)
+            state, version = await load_aggregate(self.conn, self._store, aggregate, stream_id)
+            stream = _Stream(state=state, version=version)
             self._streams[stream_id] = stream
         state_now: S = stream.state
         return state_now
@@ -115,37 +118,12 @@ class UnitOfWork:
         return last
 
 
-# Built once: every command runs it, and SQLAlchemy would otherwise work out
-# the cache key of a freshly built join each time (measured: a third of its cost).
-_PREVIOUS_OUTCOME = (
-    sa.select(events.c.transaction_id, events.c.position)
-    .join(
-        stream_commands,
-        sa.and_(
-            events.c.stream_id == stream_commands.c.stream_id,
-            events.c.version.between(
-                stream_commands.c.first_version, stream_commands.c.last_version
-            ),
-        ),
-    )
-    .where(stream_commands.c.command_id == sa.bindparam("command_id"))
-    .order_by(events.c.transaction_id.desc(), events.c.position.desc())
-    .limit(1)
-)
-
-
-async def previous_outcome(conn: AsyncConnection, command_id: str) -> Position | None:
-    """Where an already-applied command's last event sits, or None if it never ran."""
-    row = (await conn.execute(_PREVIOUS_OUTCOME, {"command_id": command_id})).one_or_none()
-    return None if row is None else Position(row.transaction_id, row.position)
-
-
 Handler = Callable[[UnitOfWork], Awaitable[None]]
 
 
 async def run_in_unit_of_work(
     engine: AsyncEngine,
-    store: PostgresEventStore,
+    store: EventStore,
     metadata: EventMetadata,
     projections: Sequence[Projection],
     handler: Handler,
@@ -161,7 +139,7 @@ async def run_in_unit_of_work(
     for attempt in range(conflict_retries + 1):
         try:
             async with engine.begin() as conn:
-                previous = await previous_outcome(conn, metadata.command_id)
+                previous = await store.previous_outcome(conn, metadata.command_id)
                 if previous is not None:
                     return previous
                 unit = UnitOfWork(conn, store, metadata, projections)

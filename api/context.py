@@ -11,11 +11,12 @@ import structlog
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
+from temporalio.client import Client
 
 from api.commands import CommandSender
 from api.loaders import Loaders
 from api.saga_client import SagaClient
-from read_models.notifications import LogListener
+from eventstore import EventStore, Notifications
 from workflows.contracts import CommandContext
 
 SUBSCRIPTION_POLL_SECONDS = 1.0
@@ -29,7 +30,7 @@ class Context(BaseContext):
         engine: AsyncEngine,
         commands: CommandSender,
         sagas: SagaClient,
-        listener: LogListener,
+        notifications: Notifications,
         correlation_id: str,
         actor: str,
         tenant_id: str,
@@ -38,7 +39,7 @@ class Context(BaseContext):
         self.engine = engine
         self.commands = commands
         self.sagas = sagas
-        self.listener = listener
+        self.notifications = notifications
         self.loaders = Loaders.for_request(engine)
         self.correlation_id = correlation_id
         self.actor = actor
@@ -63,9 +64,12 @@ class Services:
     """What the app opens once at start-up and every request shares."""
 
     engine: AsyncEngine
+    store: EventStore
+    """For the readiness check's projection lag; the API never appends."""
+    temporal: Client
     commands: CommandSender
     sagas: SagaClient
-    listener: LogListener
+    notifications: Notifications
 
 
 def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
@@ -78,7 +82,7 @@ def context_from_request(connection: Request | WebSocket, services: Services) ->
         engine=services.engine,
         commands=services.commands,
         sagas=services.sagas,
-        listener=services.listener,
+        notifications=services.notifications,
         correlation_id=correlation_id,
         actor=headers.get("x-actor", "anonymous"),
         tenant_id=headers.get("x-tenant-id", "default"),

@@ -17,9 +17,8 @@ from api.pagination import fetch_page
 from api.saga_client import OrderNotRunning
 from domain.errors import ErrorCode
 from domain.orders import PlaceOrder
+from domain.saga import FINAL_STATES
 from read_models import queries
-
-FINAL_STATUSES = {"CONFIRMED", "CANCELLED", "FAILED"}
 
 RequestId = Annotated[
     str | None,
@@ -165,7 +164,7 @@ class OrderSubscription:
     ) -> AsyncGenerator[OrderUpdate, None]:
         context = info.context
         version = after_version
-        async with context.listener.subscription() as woken:
+        async with context.notifications.subscription() as woken:
             while True:
                 woken.clear()
                 async with context.engine.connect() as conn:
@@ -173,7 +172,7 @@ class OrderSubscription:
                 for row in rows:
                     version = row["version"]
                     yield OrderUpdate.from_row(row)
-                    if row["status"] in FINAL_STATUSES:
+                    if row["status"] in FINAL_STATES:
                         return
                 if not rows:
                     await context.wait_for_log(woken)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,64 +10,26 @@ from sqlalchemy import RowMapping
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
+
 if TYPE_CHECKING:
     from api.context import Context
 
 
-@strawberry.enum(description="PENDING until the saga reaches its first state, then that state.")
-class OrderStatus(Enum):
-    PENDING = "PENDING"
-    STARTED = "STARTED"
-    STOCK_RESERVED = "STOCK_RESERVED"
-    PAYMENT_PROCESSED = "PAYMENT_PROCESSED"
-    SHIPPING_ARRANGED = "SHIPPING_ARRANGED"
-    CONFIRMED = "CONFIRMED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-
-
-@strawberry.enum(description="The last state the saga reached.")
-class SagaStateName(Enum):
-    STARTED = "STARTED"
-    STOCK_RESERVED = "STOCK_RESERVED"
-    PAYMENT_PROCESSED = "PAYMENT_PROCESSED"
-    SHIPPING_ARRANGED = "SHIPPING_ARRANGED"
-    CONFIRMED = "CONFIRMED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-
-
-@strawberry.enum(description="The saga's lifecycle; FAILED means an operator is needed.")
-class SagaStatus(Enum):
-    RUNNING = "RUNNING"
-    COMPENSATING = "COMPENSATING"
-    COMPLETED = "COMPLETED"
-    COMPENSATED = "COMPENSATED"
-    FAILED = "FAILED"
-
-
-@strawberry.enum(description="The step under way; null once the saga has finished.")
-class SagaStep(Enum):
-    RESERVE_STOCK = "RESERVE_STOCK"
-    PROCESS_PAYMENT = "PROCESS_PAYMENT"
-    ARRANGE_SHIPPING = "ARRANGE_SHIPPING"
-    CONFIRM_ORDER = "CONFIRM_ORDER"
-    COMPENSATE_RESERVE_STOCK = "COMPENSATE_RESERVE_STOCK"
-    COMPENSATE_PROCESS_PAYMENT = "COMPENSATE_PROCESS_PAYMENT"
-    COMPENSATE_ARRANGE_SHIPPING = "COMPENSATE_ARRANGE_SHIPPING"
-
-
-@strawberry.enum
-class Compensation(Enum):
-    RELEASE_STOCK = "RELEASE_STOCK"
-    REFUND_PAYMENT = "REFUND_PAYMENT"
-    CANCEL_SHIPMENT = "CANCEL_SHIPMENT"
+# The domain's own enums, registered as GraphQL enums (not copies of them).
+strawberry.enum(
+    OrderStatus, description="PENDING until the saga reaches its first state, then that state."
+)
+strawberry.enum(OrderState, name="SagaStateName", description="The last state the saga reached.")
+strawberry.enum(SagaStatus, description="The saga's lifecycle; FAILED means an operator is needed.")
+strawberry.enum(SagaStep, description="The step under way; null once the saga has finished.")
+strawberry.enum(Compensation)
 
 
 @strawberry.type(description="How far the order saga has got.")
 class SagaState:
     status: SagaStatus
-    state: SagaStateName
+    state: OrderState
     current_step: SagaStep | None
     started_at: datetime
     completed_at: datetime | None
@@ -82,7 +43,7 @@ class SagaState:
         step = row["current_step"]
         return cls(
             status=SagaStatus(row["saga_status"]),
-            state=SagaStateName(row["saga_state"]),
+            state=OrderState(row["saga_state"]),
             current_step=None if step is None else SagaStep(step),
             started_at=row["started_at"],
             completed_at=row["completed_at"],

@@ -35,7 +35,8 @@ from devstack import (
     with_database,
 )
 from domain.registry import ALL_EVENTS
-from eventstore import EventRegistry, PostgresEventStore
+from eventstore import EventRegistry
+from eventstore.postgres import PostgresEventStore
 from logs import configure_logging
 from psp.simulator import create_simulator
 

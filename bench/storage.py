@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.harness import Result, per_second, percentile
 from domain.catalog import ProductCreated
 from domain.registry import ALL_EVENTS
-from eventstore import EventMetadata, EventRegistry, PostgresEventStore, follow
+from eventstore import EventMetadata, EventRegistry
+from eventstore.follower import follow
+from eventstore.postgres import PostgresEventStore
 from eventstore.records import START
 from eventstore.schema import NOTIFY_CHANNEL
 

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.app import create_app
+import bootstrap
 from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
 from bench.harness import Result, per_second, percentile
 from settings import Settings
@@ -55,12 +55,12 @@ async def running_system(database_url: str, client: Client, psp_url: str) -> Asy
             **{f"{name}_task_queue": queue for name, queue in queues.items()},
         }
     )
-    app = create_app(settings, registry=CollectorRegistry())
+    app = bootstrap.api_app(settings, registry=CollectorRegistry())
 
     @app.get("/plain/products")
     async def plain_products() -> list[dict[str, Any]]:
         """The baseline read: the same rows as JSON, from one SQL statement."""
-        async with app.state.engine.connect() as conn:
+        async with app.state.services.engine.connect() as conn:
             rows = await conn.execute(
                 sa.text(
                     "SELECT p.id, p.name, p.price, c.id AS category_id, c.name AS category_name"
@@ -235,7 +235,7 @@ async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) ->
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    engine = system.app.state.engine
+    engine = system.app.state.services.engine
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     await ours_one()
     event.remove(engine.sync_engine, "before_cursor_execute", count)

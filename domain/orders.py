@@ -6,52 +6,18 @@ compensates lands here as an event, so an order's whole story reads from it.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import Conflict
 from domain.messages import Command, DomainEvent, EntityId, Yen
+from domain.saga import FINAL_STATES, FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 MAX_TOTAL = 2_147_483_647
 """An order's total is returned as a GraphQL `Int`, so it must fit 32 bits."""
-
-
-class OrderState(StrEnum):
-    """The last state an order reached; its `status` is PENDING before the first."""
-
-    STARTED = "STARTED"
-    STOCK_RESERVED = "STOCK_RESERVED"
-    PAYMENT_PROCESSED = "PAYMENT_PROCESSED"
-    SHIPPING_ARRANGED = "SHIPPING_ARRANGED"
-    CONFIRMED = "CONFIRMED"
-    CANCELLED = "CANCELLED"
-    FAILED = "FAILED"
-
-
-class SagaStep(StrEnum):
-    RESERVE_STOCK = "RESERVE_STOCK"
-    PROCESS_PAYMENT = "PROCESS_PAYMENT"
-    ARRANGE_SHIPPING = "ARRANGE_SHIPPING"
-    CONFIRM_ORDER = "CONFIRM_ORDER"
-
-
-class Compensation(StrEnum):
-    """What undoes a step; named after the step it undoes, as `COMPENSATE_<step>`."""
-
-    RELEASE_STOCK = "RELEASE_STOCK"
-    REFUND_PAYMENT = "REFUND_PAYMENT"
-    CANCEL_SHIPMENT = "CANCEL_SHIPMENT"
-
-
-COMPENSATION_OF: dict[SagaStep, Compensation] = {
-    SagaStep.RESERVE_STOCK: Compensation.RELEASE_STOCK,
-    SagaStep.PROCESS_PAYMENT: Compensation.REFUND_PAYMENT,
-    SagaStep.ARRANGE_SHIPPING: Compensation.CANCEL_SHIPMENT,
-}
 
 
 class OrderItem(BaseModel):
@@ -97,6 +63,12 @@ class RecordStep(Command):
     step: SagaStep
     reference: str | None = None
     amount: int | None = None
+
+    @model_validator(mode="after")
+    def _a_forward_step(self) -> RecordStep:
+        if self.step not in FORWARD_STEPS:
+            raise ValueError(f"{self.step} is not a forward step of the saga")
+        return self
 
 
 class BeginCompensation(Command):
@@ -180,16 +152,18 @@ ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
     OrderFailed,
 )
 
-_STEP_REACHES: dict[SagaStep, OrderState] = {
-    SagaStep.RESERVE_STOCK: OrderState.STOCK_RESERVED,
-    SagaStep.PROCESS_PAYMENT: OrderState.PAYMENT_PROCESSED,
-    SagaStep.ARRANGE_SHIPPING: OrderState.SHIPPING_ARRANGED,
-    SagaStep.CONFIRM_ORDER: OrderState.CONFIRMED,
+STEP_RECORDED_BY: dict[type[DomainEvent], SagaStep] = {
+    OrderStockReserved: SagaStep.RESERVE_STOCK,
+    OrderPaymentProcessed: SagaStep.PROCESS_PAYMENT,
+    OrderShippingArranged: SagaStep.ARRANGE_SHIPPING,
+    OrderConfirmed: SagaStep.CONFIRM_ORDER,
 }
-_FORWARD = list(_STEP_REACHES.values())
+"""The forward step each progress event records."""
 
 
-class OrderRecord(BaseModel):
+class OrderProgress(BaseModel):
+    """The `Order` aggregate's state: how far the saga has got with it."""
+
     model_config = ConfigDict(frozen=True)
 
     placed: bool = False
@@ -199,7 +173,7 @@ class OrderRecord(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.state in (OrderState.CONFIRMED, OrderState.CANCELLED, OrderState.FAILED)
+        return self.state in FINAL_STATES
 
 
 class Order:
@@ -210,14 +184,14 @@ class Order:
         return f"order-{order_id}"
 
     @staticmethod
-    def initial() -> OrderRecord:
-        return OrderRecord()
+    def initial() -> OrderProgress:
+        return OrderProgress()
 
     @staticmethod
-    def evolve(state: OrderRecord, event: DomainEvent) -> OrderRecord:
+    def evolve(state: OrderProgress, event: DomainEvent) -> OrderProgress:
         match event:
             case OrderPlaced():
-                return OrderRecord(placed=True)
+                return OrderProgress(placed=True)
             case OrderStockReserved():
                 return state.model_copy(update={"state": OrderState.STOCK_RESERVED})
             case OrderPaymentProcessed():
@@ -238,7 +212,7 @@ class Order:
 
     @staticmethod
     def decide(
-        state: OrderRecord,
+        state: OrderProgress,
         command: PlaceOrder | RecordStep | BeginCompensation | RecordCompensation | CloseOrder,
     ) -> list[DomainEvent]:
         match command:
@@ -276,9 +250,9 @@ class Order:
         raise TypeError(f"Order cannot decide {type(command).__name__}")
 
 
-def _record_step(state: OrderRecord, command: RecordStep) -> list[DomainEvent]:
-    reaches = _STEP_REACHES[command.step]
-    if state.state in _FORWARD and _FORWARD.index(state.state) >= _FORWARD.index(reaches):
+def _record_step(state: OrderProgress, command: RecordStep) -> list[DomainEvent]:
+    reached = [REACHES[step] for step in FORWARD_STEPS]
+    if state.state in reached and reached.index(state.state) >= FORWARD_STEPS.index(command.step):
         return []  # recorded before: the activity ran again
     if state.compensating or state.finished:
         raise Conflict(f"order {command.order_id} is being cancelled", field="id")
@@ -298,3 +272,4 @@ def _record_step(state: OrderRecord, command: RecordStep) -> list[DomainEvent]:
             return [OrderShippingArranged(order_id=order_id, shipment_id=command.reference or "")]
         case SagaStep.CONFIRM_ORDER:
             return [OrderConfirmed(order_id=order_id)]
+    raise ValueError(f"{command.step} is not a forward step of the saga")

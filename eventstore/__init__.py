@@ -1,25 +1,27 @@
-"""The event store: an append-only log of domain events in PostgreSQL.
+"""The event store: an append-only log of domain events.
 
-Use `PostgresEventStore` to append and read events inside a caller's
-transaction, and `follow` to stream the global log as it grows.
+Callers depend on the port (`EventStore`, `Notifications`) and the values
+defined here. The PostgreSQL implementation lives in `eventstore.postgres`,
+LISTEN in `eventstore.listener` and the log follower in `eventstore.follower`;
+only the composition root and the projector's runner import those.
 """
 
 from eventstore.errors import EventStoreError, WrongExpectedVersion
-from eventstore.follower import follow
-from eventstore.records import AppendResult, EventMetadata, Position, RecordedEvent
+from eventstore.port import EventStore, Notifications
+from eventstore.records import START, AppendResult, Backlog, EventMetadata, Position, RecordedEvent
 from eventstore.registry import EventRegistry, UnknownEventType
-from eventstore.store import EventStore, PostgresEventStore
 
 __all__ = [
+    "START",
     "AppendResult",
+    "Backlog",
     "EventMetadata",
     "EventRegistry",
     "EventStore",
     "EventStoreError",
+    "Notifications",
     "Position",
-    "PostgresEventStore",
     "RecordedEvent",
     "UnknownEventType",
     "WrongExpectedVersion",
-    "follow",
 ]

@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from eventstore.listener import LogListener
+from eventstore.port import EventStore
 from eventstore.records import START, Position, RecordedEvent
-from eventstore.schema import NOTIFY_CHANNEL
-from eventstore.store import PostgresEventStore
 
 
 async def follow(
     engine: AsyncEngine,
-    store: PostgresEventStore,
+    store: EventStore,
     *,
     after: Position = START,
     batch_size: int = 500,
@@ -28,17 +27,10 @@ async def follow(
     a notification can be lost, and a long transaction anywhere in the cluster
     can hold settled events back past the moment they were announced.
     """
-    wake = asyncio.Event()
-
-    def on_notify(*_: Any) -> None:
-        wake.set()
-
-    async with engine.connect() as listener:
-        raw = await listener.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        await driver.add_listener(NOTIFY_CHANNEL, on_notify)
-        try:
+    listener = LogListener(engine)
+    await listener.start()
+    try:
+        async with listener.subscription() as wake:
             while True:
                 wake.clear()
                 async with engine.connect() as conn:
@@ -49,6 +41,5 @@ async def follow(
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), max_wait_seconds)
-        finally:
-            with contextlib.suppress(Exception):
-                await driver.remove_listener(NOTIFY_CHANNEL, on_notify)
+    finally:
+        await listener.stop()

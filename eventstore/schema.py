@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.types import UserDefinedType
+
+from eventstore.columns import Xid8
 
 SCHEMA = "eventstore"
 NOTIFY_CHANNEL = "eventstore_appended"
 
 metadata = sa.MetaData(schema=SCHEMA)
-
-
-class Xid8(UserDefinedType[int]):
-    """PostgreSQL's 64-bit transaction id, which asyncpg reads as `int`."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: object) -> str:
-        return "xid8"
 
 
 events = sa.Table(

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from eventstore import EventStore
 from read_models.projection import Projection, projection_lag
 
 Check = Callable[[], Awaitable[str | None]]
@@ -38,7 +39,11 @@ def temporal_check(client: Client) -> Check:
 
 
 def projections_check(
-    engine: AsyncEngine, projections: Sequence[Projection], *, max_lag_seconds: float
+    engine: AsyncEngine,
+    store: EventStore,
+    projections: Sequence[Projection],
+    *,
+    max_lag_seconds: float,
 ) -> Check:
     """Unready while an asynchronous projection trails the log by more than `max_lag_seconds`."""
 
@@ -46,7 +51,7 @@ def projections_check(
         behind = []
         async with engine.connect() as conn:
             for projection in projections:
-                lag = await projection_lag(conn, projection.name)
+                lag = await projection_lag(conn, store, projection.name)
                 if lag.seconds > max_lag_seconds:
                     behind.append(f"{projection.name} is {lag.seconds:.0f}s behind")
         return "; ".join(behind) or None

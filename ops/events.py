@@ -8,8 +8,8 @@ from contextlib import aclosing
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import PostgresEventStore, RecordedEvent, follow
-from eventstore.records import START
+from eventstore import START, EventStore, RecordedEvent
+from eventstore.follower import follow
 from ops.tables import render
 
 HEADERS = ("version", "position", "type", "recorded at", "correlation", "actor", "data")
@@ -27,7 +27,7 @@ def _row(event: RecordedEvent) -> tuple[object, ...]:
     )
 
 
-async def show_stream(engine: AsyncEngine, store: PostgresEventStore, stream_id: str) -> str:
+async def show_stream(engine: AsyncEngine, store: EventStore, stream_id: str) -> str:
     async with engine.connect() as conn:
         events = await store.read_stream(conn, stream_id)
     if not events:
@@ -37,7 +37,7 @@ async def show_stream(engine: AsyncEngine, store: PostgresEventStore, stream_id:
 
 async def tail(
     engine: AsyncEngine,
-    store: PostgresEventStore,
+    store: EventStore,
     *,
     from_start: bool,
     limit: int | None,

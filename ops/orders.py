@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import json
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore.schema import events
+from eventstore import EventStore
 from ops.tables import render
 from read_models import queries
 
 
-async def inspect(engine: AsyncEngine, order_id: str) -> str:
+async def inspect(engine: AsyncEngine, store: EventStore, order_id: str) -> str:
     async with engine.connect() as conn:
         order = (await queries.order_rows(conn, [order_id])).get(order_id)
         if order is None:
             return f"no order {order_id}"
         items = (await queries.items_of_orders(conn, [order_id]))[order_id]
-        timeline = (
-            (
-                await conn.execute(
-                    sa.select(events)
-                    .where(events.c.correlation_id == order_id)
-                    .order_by(events.c.transaction_id, events.c.position)
-                )
-            )
-            .mappings()
-            .all()
-        )
+        timeline = await store.read_correlated(conn, order_id)
     saga = [
         ("order", order["id"]),
         ("user", order["user_id"]),
@@ -71,12 +60,12 @@ async def inspect(engine: AsyncEngine, order_id: str) -> str:
             ("position", "stream", "version", "type", "recorded at", "data"),
             [
                 (
-                    f"{e['transaction_id']}-{e['position']}",
-                    e["stream_id"],
-                    e["version"],
-                    e["event_type"],
-                    e["recorded_at"].isoformat(timespec="milliseconds"),
-                    json.dumps(e["data"], ensure_ascii=False),
+                    e.position,
+                    e.stream_id,
+                    e.version,
+                    e.event.event_type,
+                    e.recorded_at.isoformat(timespec="milliseconds"),
+                    json.dumps(e.event.model_dump(mode="json"), ensure_ascii=False),
                 )
                 for e in timeline
             ],

@@ -6,15 +6,14 @@ import sys
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import Position, PostgresEventStore
-from eventstore.records import START
+from eventstore import START, EventStore, Position
 from ops.tables import progress_bar, render
 from projector.rebuild import rebuild
 from read_models import PROJECTIONS, projection_named
 from read_models.projection import projection_lag
 
 
-async def status(engine: AsyncEngine, store: PostgresEventStore) -> str:
+async def status(engine: AsyncEngine, store: EventStore) -> str:
     rows = []
     async with engine.connect() as conn:
         head = await store.last_position(conn)
@@ -22,14 +21,14 @@ async def status(engine: AsyncEngine, store: PostgresEventStore) -> str:
             if projection.inline:
                 rows.append((projection.name, "inline", head, 0, "0s"))
                 continue
-            lag = await projection_lag(conn, projection.name)
+            lag = await projection_lag(conn, store, projection.name)
             rows.append(
                 (projection.name, "projector", lag.position, lag.events, f"{lag.seconds:.1f}s")
             )
     return render(("projection", "runs", "position", "lag (events)", "lag (time)"), rows)
 
 
-async def rebuild_with_progress(engine: AsyncEngine, store: PostgresEventStore, name: str) -> str:
+async def rebuild_with_progress(engine: AsyncEngine, store: EventStore, name: str) -> str:
     projection = projection_named(name)
     async with engine.connect() as conn:
         total = (await store.backlog(conn, after=START, limit=2**62)).events

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventstore import Position, PostgresEventStore
-from eventstore.records import START
+from eventstore import START, EventStore, Position
 from projector.locks import hold_writes
 from read_models.projection import Projection, save_checkpoint
 from read_models.tables import SCHEMA
@@ -50,7 +49,7 @@ def _recreate_tables(sync: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
 
 async def _replay(
     conn: AsyncConnection,
-    store: PostgresEventStore,
+    store: EventStore,
     projection: Projection,
     after: Position,
     *,
@@ -66,7 +65,7 @@ async def _replay(
 
 async def rebuild(
     engine: AsyncEngine,
-    store: PostgresEventStore,
+    store: EventStore,
     projection: Projection,
     *,
     batch_size: int = 1000,

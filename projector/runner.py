@@ -7,7 +7,8 @@ import asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import Position, PostgresEventStore, RecordedEvent, follow
+from eventstore import EventStore, Position, RecordedEvent
+from eventstore.follower import follow
 from observability.metrics import ProjectorMetrics
 from projector.locks import hold_writes, try_lead
 from read_models.projection import Projection, load_checkpoint, save_checkpoint
@@ -52,7 +53,7 @@ class ProjectionRunner:
     def __init__(
         self,
         engine: AsyncEngine,
-        store: PostgresEventStore,
+        store: EventStore,
         projection: Projection,
         *,
         batch_size: int,

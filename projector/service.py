@@ -9,12 +9,9 @@ import structlog
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from database import create_engine
-from domain.registry import ALL_EVENTS
-from eventstore import EventRegistry, PostgresEventStore
+from eventstore import EventStore
 from observability.health import database_check, operations_app, projections_check, serve
 from observability.metrics import ProjectorMetrics
-from observability.tracing import instrument_engine
 from projector.runner import ProjectionRunner
 from read_models import ASYNC_PROJECTIONS
 from read_models.projection import projection_lag
@@ -36,12 +33,14 @@ async def _supervise(runner: ProjectionRunner, name: str) -> None:
             delay = min(delay * 2, 30.0)
 
 
-async def _measure_lag(engine: AsyncEngine, metrics: ProjectorMetrics, every: float) -> None:
+async def _measure_lag(
+    engine: AsyncEngine, store: EventStore, metrics: ProjectorMetrics, every: float
+) -> None:
     while True:
         try:
             async with engine.connect() as conn:
                 for projection in ASYNC_PROJECTIONS:
-                    lag = await projection_lag(conn, projection.name)
+                    lag = await projection_lag(conn, store, projection.name)
                     metrics.lag_events.labels(projection.name).set(lag.events)
                     metrics.lag_seconds.labels(projection.name).set(lag.seconds)
         except Exception:
@@ -49,10 +48,8 @@ async def _measure_lag(engine: AsyncEngine, metrics: ProjectorMetrics, every: fl
         await asyncio.sleep(every)
 
 
-async def main(settings: Settings) -> None:
-    engine = create_engine(settings.require_database_url())
-    instrument_engine(engine)
-    store = PostgresEventStore(EventRegistry(ALL_EVENTS))
+async def run_projector(settings: Settings, engine: AsyncEngine, store: EventStore) -> None:
+    """Run every asynchronous projection until SIGINT or SIGTERM."""
     metrics = ProjectorMetrics.create(REGISTRY)
     tasks = [
         asyncio.create_task(
@@ -70,11 +67,11 @@ async def main(settings: Settings) -> None:
         )
         for projection in ASYNC_PROJECTIONS
     ]
-    tasks.append(asyncio.create_task(_measure_lag(engine, metrics, every=1.0)))
+    tasks.append(asyncio.create_task(_measure_lag(engine, store, metrics, every=1.0)))
     checks = {
         "database": database_check(engine),
         "projections": projections_check(
-            engine, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
+            engine, store, ASYNC_PROJECTIONS, max_lag_seconds=settings.projector_max_lag_seconds
         ),
     }
     tasks.append(
@@ -95,5 +92,4 @@ async def main(settings: Settings) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    await engine.dispose()
     log.info("projector stopped")

@@ -16,7 +16,7 @@ from domain.catalog import (
     ProductRenamed,
 )
 from domain.inventory import StockAdded, StockReleased, StockReserved
-from eventstore.records import RecordedEvent
+from eventstore import RecordedEvent
 from read_models.projection import Projection
 from read_models.tables import categories, products
 

@@ -10,7 +10,7 @@ from domain.messages import DomainEvent
 from domain.orders import ORDER_EVENTS
 from domain.payments import PAYMENT_EVENTS
 from domain.shipping import SHIPPING_EVENTS
-from eventstore.records import RecordedEvent
+from eventstore import RecordedEvent
 from read_models.projection import Projection
 from read_models.tables import order_timeline
 

@@ -8,10 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.messages import DomainEvent
 from domain.orders import (
-    COMPENSATION_OF,
-    Compensation,
+    ORDER_EVENTS,
+    STEP_RECORDED_BY,
     OrderCancelled,
     OrderCompensationStarted,
     OrderConfirmed,
@@ -20,24 +19,22 @@ from domain.orders import (
     OrderPaymentProcessed,
     OrderPlaced,
     OrderShippingArranged,
-    OrderState,
     OrderStepCompensated,
     OrderStockReserved,
-    SagaStep,
 )
-from eventstore.records import RecordedEvent
+from domain.saga import (
+    COMPENSATING_STEP,
+    FORWARD_STEPS,
+    REACHES,
+    Compensation,
+    OrderState,
+    OrderStatus,
+    SagaStatus,
+    step_after,
+)
+from eventstore import RecordedEvent
 from read_models.projection import Projection
 from read_models.tables import order_items, order_updates, orders
-
-STEP_OF = {compensation: step for step, compensation in COMPENSATION_OF.items()}
-
-# Each forward event: the state it reaches and the step that comes next.
-_FORWARD: dict[type[DomainEvent], tuple[OrderState, SagaStep | None]] = {
-    OrderStockReserved: (OrderState.STOCK_RESERVED, SagaStep.PROCESS_PAYMENT),
-    OrderPaymentProcessed: (OrderState.PAYMENT_PROCESSED, SagaStep.ARRANGE_SHIPPING),
-    OrderShippingArranged: (OrderState.SHIPPING_ARRANGED, SagaStep.CONFIRM_ORDER),
-    OrderConfirmed: (OrderState.CONFIRMED, None),
-}
 
 
 async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> None:
@@ -55,34 +52,35 @@ async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> Non
             | OrderPaymentProcessed()
             | OrderShippingArranged()
         ):
-            state, next_step = _FORWARD[type(event)]
-            values = {"status": state.value, "saga_state": state.value}
-            values["current_step"] = None if next_step is None else next_step.value
+            step = STEP_RECORDED_BY[type(event)]
+            state, next_step = REACHES[step], step_after(step)
+            values = {"status": OrderStatus.of(state), "saga_state": state}
+            values["current_step"] = next_step
             if next_step is None:
-                values.update(saga_status="COMPLETED", completed_at=at)
+                values.update(saga_status=SagaStatus.COMPLETED, completed_at=at)
         case OrderCompensationStarted(reason=reason, compensations=planned):
             values = {
-                "saga_status": "COMPENSATING",
+                "saga_status": SagaStatus.COMPENSATING,
                 "failure_reason": reason,
                 "planned_compensations": [c.value for c in planned],
-                "current_step": _compensation_step(planned[0].value) if planned else None,
+                "current_step": COMPENSATING_STEP[planned[0]] if planned else None,
             }
         case OrderStepCompensated(compensation=compensation):
-            values = await _after_compensation(conn, event.order_id, compensation.value)
+            values = await _after_compensation(conn, event.order_id, compensation)
         case OrderCancelled(reason=reason):
             values = {
-                "status": "CANCELLED",
-                "saga_state": "CANCELLED",
-                "saga_status": "COMPENSATED",
+                "status": OrderStatus.CANCELLED,
+                "saga_state": OrderState.CANCELLED,
+                "saga_status": SagaStatus.COMPENSATED,
                 "current_step": None,
                 "completed_at": at,
                 "failure_reason": sa.func.coalesce(orders.c.failure_reason, reason),
             }
         case OrderFailed(reason=reason):
             values = {
-                "status": "FAILED",
-                "saga_state": "FAILED",
-                "saga_status": "FAILED",
+                "status": OrderStatus.FAILED,
+                "saga_state": OrderState.FAILED,
+                "saga_status": SagaStatus.FAILED,
                 "current_step": None,
                 "completed_at": at,
                 "failure_reason": reason,
@@ -103,11 +101,11 @@ async def _insert_order(
         sa.insert(orders).values(
             id=event.order_id,
             user_id=event.user_id,
-            status="PENDING",
+            status=OrderStatus.PENDING,
             total_amount=event.total_amount,
-            saga_status="RUNNING",
-            saga_state=OrderState.STARTED.value,
-            current_step=SagaStep.RESERVE_STOCK.value,
+            saga_status=SagaStatus.RUNNING,
+            saga_state=OrderState.STARTED,
+            current_step=FORWARD_STEPS[0],
             version=version,
             started_at=at,
             updated_at=at,
@@ -131,7 +129,7 @@ async def _insert_order(
 
 
 async def _after_compensation(
-    conn: AsyncConnection, order_id: str, compensation: str
+    conn: AsyncConnection, order_id: str, compensation: Compensation
 ) -> dict[str, Any]:
     row = (
         await conn.execute(
@@ -140,16 +138,12 @@ async def _after_compensation(
             )
         )
     ).one()
-    done = [*row.compensations, compensation]
-    remaining = [c for c in row.planned_compensations if c not in done]
+    done = [*row.compensations, compensation.value]
+    remaining = [Compensation(c) for c in row.planned_compensations if c not in done]
     return {
         "compensations": done,
-        "current_step": _compensation_step(remaining[0]) if remaining else None,
+        "current_step": COMPENSATING_STEP[remaining[0]] if remaining else None,
     }
-
-
-def _compensation_step(compensation: str) -> str:
-    return f"COMPENSATE_{STEP_OF[Compensation(compensation)].value}"
 
 
 async def _log_update(conn: AsyncConnection, order_id: str, version: int, at: datetime) -> None:
@@ -171,20 +165,7 @@ async def _log_update(conn: AsyncConnection, order_id: str, version: int, at: da
 ORDERS = Projection(
     name="orders",
     tables=(orders, order_items, order_updates),
-    event_types=frozenset(
-        cls.event_type
-        for cls in (
-            OrderPlaced,
-            OrderStockReserved,
-            OrderPaymentProcessed,
-            OrderShippingArranged,
-            OrderConfirmed,
-            OrderCompensationStarted,
-            OrderStepCompensated,
-            OrderCancelled,
-            OrderFailed,
-        )
-    ),
+    event_types=frozenset(cls.event_type for cls in ORDER_EVENTS),
     apply_event=apply_to_orders,
     inline=True,
 )

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.catalog import ProductCreated, ProductPriceChanged
-from eventstore.records import RecordedEvent
+from eventstore import RecordedEvent
 from read_models.projection import Projection
 from read_models.tables import price_history
 

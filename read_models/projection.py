@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eventstore.records import START, Position, RecordedEvent
-from eventstore.store import PostgresEventStore
+from eventstore import START, EventStore, Position, RecordedEvent
 from read_models.tables import projection_checkpoints
 
 Apply = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
@@ -78,9 +77,9 @@ class Lag:
     """Age of the oldest of them (0 when there are none)."""
 
 
-async def projection_lag(conn: AsyncConnection, name: str) -> Lag:
+async def projection_lag(conn: AsyncConnection, store: EventStore, name: str) -> Lag:
     checkpoint = await load_checkpoint(conn, name)
-    backlog = await PostgresEventStore.backlog(conn, after=checkpoint)
+    backlog = await store.backlog(conn, after=checkpoint)
     seconds = 0.0
     if backlog.oldest is not None:
         seconds = max(0.0, (datetime.now(UTC) - backlog.oldest).total_seconds())

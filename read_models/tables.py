@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from eventstore.schema import Xid8
+from eventstore.columns import Xid8
 
 SCHEMA = "read"
 

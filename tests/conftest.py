@@ -24,7 +24,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
+import bootstrap
 from database import create_engine, migrate
 from devstack import (
     SEARCH_ATTRIBUTES,
@@ -35,7 +35,8 @@ from devstack import (
     with_database,
 )
 from domain.registry import ALL_EVENTS
-from eventstore import EventRegistry, PostgresEventStore
+from eventstore import EventRegistry
+from eventstore.postgres import PostgresEventStore
 from psp.simulator import create_simulator
 from settings import Settings
 from worker import running_worker
@@ -214,7 +215,7 @@ def make_settings(
 async def running_api(settings: Settings) -> AsyncIterator[System]:
     """The API in-process over ASGI, with no worker (tests that run one as a process)."""
     registry = CollectorRegistry()
-    app = create_app(settings, registry=registry)
+    app = bootstrap.api_app(settings, registry=registry)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
@@ -227,9 +228,10 @@ async def running_system(
     settings: Settings, temporal_env: WorkflowEnvironment
 ) -> AsyncIterator[System]:
     """A worker on the settings' own task queues, and the API in-process over ASGI."""
+    client = await bootstrap.temporal_client(settings)
     async with (
         running_api(settings) as system,
-        running_worker(settings, temporal_env.client, registry=system.registry),
+        running_worker(settings, client, registry=system.registry),
     ):
         yield system
 

@@ -1,12 +1,13 @@
-"""What the API and the worker agree on: workflow and activity names and payloads.
+"""What the API and the worker agree on: workflow names, task queues and payloads.
 
 Imports nothing heavier than pydantic and the domain's command models, so the
-API can start workflows and the workflow sandbox can load it cheaply.
+API can start workflows and the workflow sandbox can load it cheaply. The order
+saga's activities are declared apart, in `workflows.saga_activities`: the API
+never calls them.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,8 @@ from domain.catalog import (
     UpdateProduct,
 )
 from domain.inventory import AddStock
-from domain.orders import Compensation, OrderState, PlaceOrder
+from domain.orders import PlaceOrder
+from domain.saga import Compensation, OrderState, SagaStatus, SagaStep
 
 COMMAND_WORKFLOW = "CommandWorkflow"
 EXECUTE_COMMAND_ACTIVITY = "execute_command"
@@ -57,7 +59,7 @@ class CommandRequest(BaseModel):
 
     command: AnyCommand
     context: CommandContext
-    activity_timeout_seconds: float = 10.0
+    activity_timeout_seconds: float
 
 
 class CommandFailure(BaseModel):
@@ -99,36 +101,8 @@ CANCEL_UPDATE = "cancel_order"
 STATE_QUERY = "state"
 
 
-class SagaActivity(StrEnum):
-    """Activity names of the order saga, one per step and per compensation."""
-
-    PLACE_ORDER = "place_order"
-    RESERVE_STOCK = "reserve_stock"
-    PROCESS_PAYMENT = "process_payment"
-    ARRANGE_SHIPPING = "arrange_shipping"
-    CONFIRM_ORDER = "confirm_order"
-    BEGIN_COMPENSATION = "begin_compensation"
-    RELEASE_STOCK = "release_stock"
-    REFUND_PAYMENT = "refund_payment"
-    CANCEL_SHIPMENT = "cancel_shipment"
-    CLOSE_ORDER = "close_order"
-
-
-class BusinessFailure(StrEnum):
-    """`ApplicationError.type`s the saga treats as final answers, never retried."""
-
-    OUT_OF_STOCK = "OUT_OF_STOCK"
-    PAYMENT_DECLINED = "PAYMENT_DECLINED"
-    SHIPPING_REFUSED = "SHIPPING_REFUSED"
-    COMPENSATION_REFUSED = "COMPENSATION_REFUSED"
-
-
-class SagaStatus(StrEnum):
-    RUNNING = "RUNNING"
-    COMPENSATING = "COMPENSATING"
-    COMPLETED = "COMPLETED"
-    COMPENSATED = "COMPENSATED"
-    FAILED = "FAILED"
+ORDER_NEEDS_OPERATOR = "ORDER_FAILED"
+"""The `ApplicationError.type` of a saga that failed: its order is FAILED and needs an operator."""
 
 
 class TaskQueues(BaseModel):
@@ -136,10 +110,10 @@ class TaskQueues(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    orders: str = "shop-orders"
-    inventory: str = "shop-inventory"
-    payments: str = "shop-payments"
-    shipping: str = "shop-shipping"
+    orders: str
+    inventory: str
+    payments: str
+    shipping: str
 
 
 class SagaTimeouts(BaseModel):
@@ -147,16 +121,16 @@ class SagaTimeouts(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    step_seconds: float = 10.0
+    step_seconds: float
     """One attempt of any activity."""
-    step_deadline_seconds: float = 60.0
+    step_deadline_seconds: float
     """All attempts of a step other than payment."""
-    payment_deadline_seconds: float = 60.0
+    payment_deadline_seconds: float
     """All attempts of the payment, provider outages included."""
-    compensation_deadline_seconds: float = 300.0
+    compensation_deadline_seconds: float
     """All attempts of one compensation; past it the order ends FAILED."""
-    retry_initial_seconds: float = 0.5
-    retry_max_seconds: float = 10.0
+    retry_initial_seconds: float
+    retry_max_seconds: float
 
 
 class OrderSagaInput(BaseModel):
@@ -164,8 +138,8 @@ class OrderSagaInput(BaseModel):
 
     order: PlaceOrder
     context: CommandContext
-    queues: TaskQueues = Field(default_factory=TaskQueues)
-    timeouts: SagaTimeouts = Field(default_factory=SagaTimeouts)
+    queues: TaskQueues
+    timeouts: SagaTimeouts
 
 
 class SagaSnapshot(BaseModel):
@@ -176,7 +150,7 @@ class SagaSnapshot(BaseModel):
     order_id: str
     status: SagaStatus = SagaStatus.RUNNING
     state: OrderState = OrderState.STARTED
-    current_step: str | None = None
+    current_step: SagaStep | None = None
     failure_reason: str | None = None
     compensations: tuple[Compensation, ...] = ()
 
@@ -185,28 +159,6 @@ class CancelOrderRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     reason: str = "cancelled by the customer"
-
-
-class StepInput(BaseModel):
-    """Input of every saga activity: the order and who placed it.
-
-    Each activity derives its command id from the order id and its own
-    name, so a retried activity changes nothing twice.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    order: PlaceOrder
-    context: CommandContext
-    reason: str = ""
-    compensations: tuple[Compensation, ...] = ()
-    outcome: OrderState | None = None
-
-
-class StepResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    reference: str | None = None
 
 
 def order_workflow_id(order_id: str) -> str:

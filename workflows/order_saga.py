@@ -1,16 +1,18 @@
 """`OrderSaga`: reserve stock → take payment → arrange shipping → confirm.
 
-On a business refusal, a timeout or `cancel_order`, it compensates in reverse
-the steps that succeeded and the step that was in flight (a payment that timed
-out may have been charged), then ends the order CANCELLED and completes
-normally. Only a compensation that is refused for good or runs past its
-deadline ends the order FAILED and fails the workflow: in the Temporal UI, a
-failed OrderSaga is an order that needs an operator.
+On a refusal, a timeout or `cancel_order`, it compensates in reverse the steps
+that succeeded and the step that was in flight (a payment that timed out may
+have been charged), then ends the order CANCELLED and completes normally. Only
+a compensation that is refused for good or runs past its deadline ends the
+order FAILED and fails the workflow: in the Temporal UI, a failed OrderSaga is
+an order that needs an operator.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypedDict, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -18,54 +20,68 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError,
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from domain.orders import COMPENSATION_OF, Compensation, OrderState, SagaStep
+    from domain.saga import (
+        COMPENSATING_STEP,
+        COMPENSATION_OF,
+        REACHES,
+        Compensation,
+        OrderState,
+        Refusal,
+        SagaStatus,
+        SagaStep,
+    )
     from workflows.contracts import (
         CANCEL_UPDATE,
+        ORDER_NEEDS_OPERATOR,
         ORDER_SAGA,
         ORDER_STATUS,
         PLACED_UPDATE,
         STATE_QUERY,
-        BusinessFailure,
         CancelOrderRequest,
+        CommandContext,
         OrderSagaInput,
-        SagaActivity,
         SagaSnapshot,
-        SagaStatus,
-        StepInput,
+    )
+    from workflows.saga_activities import (
+        BeginCompensationInput,
+        CloseOrderInput,
+        OrderSagaActivities,
+        PaymentInput,
+        PlaceOrderInput,
+        SagaCall,
+        ShipmentInput,
         StepResult,
+        StockInput,
+        StockLine,
     )
 
-# Each forward step: its activity, the bounded context that runs it, the state it reaches.
-STEPS: tuple[tuple[SagaStep, SagaActivity, str, OrderState], ...] = (
-    (SagaStep.RESERVE_STOCK, SagaActivity.RESERVE_STOCK, "inventory", OrderState.STOCK_RESERVED),
-    (
-        SagaStep.PROCESS_PAYMENT,
-        SagaActivity.PROCESS_PAYMENT,
-        "payments",
-        OrderState.PAYMENT_PROCESSED,
-    ),
-    (
-        SagaStep.ARRANGE_SHIPPING,
-        SagaActivity.ARRANGE_SHIPPING,
-        "shipping",
-        OrderState.SHIPPING_ARRANGED,
-    ),
-    (SagaStep.CONFIRM_ORDER, SagaActivity.CONFIRM_ORDER, "orders", OrderState.CONFIRMED),
-)
+REFUSALS = [refusal.value for refusal in Refusal]
 
-UNDO: dict[Compensation, tuple[SagaActivity, str]] = {
-    Compensation.RELEASE_STOCK: (SagaActivity.RELEASE_STOCK, "inventory"),
-    Compensation.REFUND_PAYMENT: (SagaActivity.REFUND_PAYMENT, "payments"),
-    Compensation.CANCEL_SHIPMENT: (SagaActivity.CANCEL_SHIPMENT, "shipping"),
-}
+CallT = TypeVar("CallT", bound=SagaCall)
+Activity = Callable[[OrderSagaActivities, CallT], Awaitable[StepResult]]
 
-FINAL_ANSWERS = [kind.value for kind in BusinessFailure]
+
+class _CallFields(TypedDict):
+    order_id: str
+    context: CommandContext
+
+
+class StepNotDone(Exception):
+    """A forward step did not complete; the saga compensates instead of going on.
+
+    `in_doubt` when the step may have had an effect (it timed out, or was
+    cancelled while running), so its own compensation runs too.
+    """
+
+    def __init__(self, step: SagaStep, reason: str, *, in_doubt: bool) -> None:
+        super().__init__(reason)
+        self.step = step
+        self.reason = reason
+        self.in_doubt = in_doubt
 
 
 @workflow.defn(name=ORDER_SAGA)
 class OrderSaga:
-    steps = STEPS
-
     @workflow.init
     def __init__(self, saga: OrderSagaInput) -> None:
         self._saga = saga
@@ -76,124 +92,186 @@ class OrderSaga:
 
     @workflow.run
     async def run(self, saga: OrderSagaInput) -> SagaSnapshot:
-        await workflow.execute_local_activity(
-            SagaActivity.PLACE_ORDER,
-            self._input(),
-            result_type=StepResult,
-            start_to_close_timeout=self._seconds(saga.timeouts.step_seconds),
-            schedule_to_close_timeout=self._seconds(saga.timeouts.step_deadline_seconds),
+        await self._place_order()
+        compensations: list[Compensation] = []
+        try:
+            await self._reserve_stock()
+            compensations.append(Compensation.RELEASE_STOCK)
+            await self._process_payment()
+            compensations.append(Compensation.REFUND_PAYMENT)
+            await self._arrange_shipping()
+            compensations.append(Compensation.CANCEL_SHIPMENT)
+            await self._confirm_order()
+        except StepNotDone as stopped:
+            if stopped.in_doubt and stopped.step in COMPENSATION_OF:
+                compensations.append(COMPENSATION_OF[stopped.step])
+            return await self._compensate(stopped.reason, compensations)
+        _count("order_sagas_confirmed", "Order sagas that confirmed their order.")
+        return await self._finish(status=SagaStatus.COMPLETED)
+
+    # The steps --------------------------------------------------------------
+
+    async def _place_order(self) -> None:
+        """Record the order; the `placed` update (createOrder) answers after this."""
+        timeouts = self._saga.timeouts
+        await workflow.execute_local_activity_method(
+            OrderSagaActivities.place_order,
+            PlaceOrderInput(**self._call(), order=self._saga.order),
+            start_to_close_timeout=_seconds(timeouts.step_seconds),
+            schedule_to_close_timeout=_seconds(timeouts.step_deadline_seconds),
             retry_policy=self._retry(),
         )
         self._placed = True
         self._set_status("PENDING")
         _count("order_sagas_started", "Order sagas whose order was placed.")
 
-        completed: list[SagaStep] = []
-        for step, activity, context, reaches in self.steps:
-            if self._cancel_reason is not None:
-                return await self._compensate(self._cancel_reason, completed)
-            self._update(current_step=step.value)
-            try:
-                await self._run_step(step, activity, context)
-            except ActivityError as error:
-                # A refusal means the step did nothing; anything else (a timeout,
-                # a cancellation) may have had an effect, so it is undone too.
-                in_doubt = [] if _is_refusal(error) else [step]
-                reason = self._cancel_reason or _describe(step, error)
-                return await self._compensate(reason, completed + in_doubt)
-            completed.append(step)
-            self._update(state=reaches)
-            self._set_status(reaches.value)
-
-        _count("order_sagas_confirmed", "Order sagas that confirmed their order.")
-        return await self._finish(status=SagaStatus.COMPLETED)
-
-    async def _run_step(self, step: SagaStep, activity: SagaActivity, context: str) -> None:
-        """Run one step; a cancel request cancels it (and waits for it to stop)."""
-        timeouts = self._saga.timeouts
-        deadline = (
-            timeouts.payment_deadline_seconds
-            if step is SagaStep.PROCESS_PAYMENT
-            else timeouts.step_deadline_seconds
+    async def _reserve_stock(self) -> None:
+        await self._step(
+            SagaStep.RESERVE_STOCK,
+            OrderSagaActivities.reserve_stock,
+            self._stock(),
+            task_queue=self._saga.queues.inventory,
+            deadline=self._saga.timeouts.step_deadline_seconds,
         )
-        handle = workflow.start_activity(
+
+    async def _process_payment(self) -> None:
+        order = self._saga.order
+        await self._step(
+            SagaStep.PROCESS_PAYMENT,
+            OrderSagaActivities.process_payment,
+            PaymentInput(**self._call(), amount=order.total_amount, customer_id=order.user_id),
+            task_queue=self._saga.queues.payments,
+            deadline=self._saga.timeouts.payment_deadline_seconds,
+        )
+
+    async def _arrange_shipping(self) -> None:
+        units = sum(item.quantity for item in self._saga.order.items)
+        await self._step(
+            SagaStep.ARRANGE_SHIPPING,
+            OrderSagaActivities.arrange_shipping,
+            ShipmentInput(**self._call(), units=units),
+            task_queue=self._saga.queues.shipping,
+            deadline=self._saga.timeouts.step_deadline_seconds,
+        )
+
+    async def _confirm_order(self) -> None:
+        await self._step(
+            SagaStep.CONFIRM_ORDER,
+            OrderSagaActivities.confirm_order,
+            SagaCall(**self._call()),
+            task_queue=self._saga.queues.orders,
+            deadline=self._saga.timeouts.step_deadline_seconds,
+            cancellable=False,
+        )
+
+    async def _step(
+        self,
+        step: SagaStep,
+        activity: Activity[CallT],
+        call: CallT,
+        *,
+        task_queue: str,
+        deadline: float,
+        cancellable: bool = True,
+    ) -> None:
+        """Run one forward step; a cancel request cancels it (and waits for it to stop).
+
+        Raises `StepNotDone` when the saga must compensate instead of going on.
+        """
+        if self._cancel_reason is not None:
+            raise StepNotDone(step, self._cancel_reason, in_doubt=False)
+        self._update(current_step=step)
+        handle = workflow.start_activity_method(
             activity,
-            self._input(),
-            result_type=StepResult,
-            task_queue=getattr(self._saga.queues, context),
-            start_to_close_timeout=self._seconds(timeouts.step_seconds),
-            schedule_to_close_timeout=self._seconds(deadline),
+            call,
+            task_queue=task_queue,
+            start_to_close_timeout=_seconds(self._saga.timeouts.step_seconds),
+            schedule_to_close_timeout=_seconds(deadline),
             retry_policy=self._retry(),
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
-        if step is not SagaStep.CONFIRM_ORDER:
+        if cancellable:
             await workflow.wait_condition(lambda: handle.done() or self._cancel_reason is not None)
             if not handle.done():
                 handle.cancel()
-        await handle
+        try:
+            await handle
+        except ActivityError as error:
+            # A refusal means the step did nothing; anything else (a timeout,
+            # a cancellation) may have had an effect, so it is undone too.
+            reason = self._cancel_reason or _describe(step, error)
+            raise StepNotDone(step, reason, in_doubt=not _is_refusal(error)) from None
+        self._update(state=REACHES[step])
+        self._set_status(REACHES[step].value)
 
-    async def _compensate(self, reason: str, to_undo: list[SagaStep]) -> SagaSnapshot:
-        steps = [step for step in reversed(to_undo) if step in COMPENSATION_OF]
-        planned = [COMPENSATION_OF[step] for step in steps]
+    # Compensation -----------------------------------------------------------
+
+    async def _compensate(self, reason: str, compensations: list[Compensation]) -> SagaSnapshot:
+        """Undo in reverse; CANCELLED when all are done, FAILED (and raise) when one cannot be."""
+        planned = tuple(reversed(compensations))
         self._update(
             status=SagaStatus.COMPENSATING,
             failure_reason=reason,
-            current_step=f"COMPENSATE_{steps[0]}" if steps else None,
+            current_step=COMPENSATING_STEP[planned[0]] if planned else None,
         )
-        await self._orders_activity(
-            SagaActivity.BEGIN_COMPENSATION, reason=reason, compensations=tuple(planned)
+        await self._record(
+            OrderSagaActivities.begin_compensation,
+            BeginCompensationInput(**self._call(), reason=reason, compensations=planned),
         )
-        timeouts = self._saga.timeouts
-        for step, compensation in zip(steps, planned, strict=True):
-            self._update(current_step=f"COMPENSATE_{step}")
-            activity, context = UNDO[compensation]
+        for compensation in planned:
+            self._update(current_step=COMPENSATING_STEP[compensation])
             try:
-                await workflow.execute_activity(
-                    activity,
-                    self._input(),
-                    result_type=StepResult,
-                    task_queue=getattr(self._saga.queues, context),
-                    start_to_close_timeout=self._seconds(timeouts.step_seconds),
-                    schedule_to_close_timeout=self._seconds(timeouts.compensation_deadline_seconds),
-                    retry_policy=self._retry(),
-                )
+                await self._undo(compensation)
             except ActivityError as error:
                 failure = f"{reason}; then {compensation} failed: {_cause(error)}"
-                await self._orders_activity(
-                    SagaActivity.CLOSE_ORDER, reason=failure, outcome=OrderState.FAILED
-                )
+                await self._close(OrderState.FAILED, failure)
                 _count("order_sagas_failed", "Order sagas that need an operator.")
                 await self._finish(
                     status=SagaStatus.FAILED, state=OrderState.FAILED, failure_reason=failure
                 )
                 raise ApplicationError(
                     f"order {self._saga.order.order_id} needs an operator: {failure}",
-                    type="ORDER_FAILED",
+                    type=ORDER_NEEDS_OPERATOR,
                     non_retryable=True,
                 ) from error
             self._update(compensations=(*self._snapshot.compensations, compensation))
-        await self._orders_activity(
-            SagaActivity.CLOSE_ORDER, reason=reason, outcome=OrderState.CANCELLED
-        )
+        await self._close(OrderState.CANCELLED, reason)
         _count("order_sagas_compensated", "Order sagas that cancelled their order.")
         return await self._finish(status=SagaStatus.COMPENSATED, state=OrderState.CANCELLED)
 
-    async def _orders_activity(
-        self,
-        activity: SagaActivity,
-        *,
-        reason: str,
-        compensations: tuple[Compensation, ...] = (),
-        outcome: OrderState | None = None,
+    async def _undo(self, compensation: Compensation) -> None:
+        queues = self._saga.queues
+        match compensation:
+            case Compensation.RELEASE_STOCK:
+                await self._record(
+                    OrderSagaActivities.release_stock, self._stock(), queues.inventory
+                )
+            case Compensation.REFUND_PAYMENT:
+                await self._record(
+                    OrderSagaActivities.refund_payment, SagaCall(**self._call()), queues.payments
+                )
+            case Compensation.CANCEL_SHIPMENT:
+                await self._record(
+                    OrderSagaActivities.cancel_shipment, SagaCall(**self._call()), queues.shipping
+                )
+
+    async def _close(self, outcome: OrderState, reason: str) -> None:
+        await self._record(
+            OrderSagaActivities.close_order,
+            CloseOrderInput(**self._call(), outcome=outcome, reason=reason),
+        )
+
+    async def _record(
+        self, activity: Activity[CallT], call: CallT, task_queue: str | None = None
     ) -> None:
+        """Run a compensation or a bookkeeping activity, retried up to its deadline."""
         timeouts = self._saga.timeouts
-        await workflow.execute_activity(
+        await workflow.execute_activity_method(
             activity,
-            self._input(reason=reason, compensations=compensations, outcome=outcome),
-            result_type=StepResult,
-            task_queue=self._saga.queues.orders,
-            start_to_close_timeout=self._seconds(timeouts.step_seconds),
-            schedule_to_close_timeout=self._seconds(timeouts.compensation_deadline_seconds),
+            call,
+            task_queue=task_queue or self._saga.queues.orders,
+            start_to_close_timeout=_seconds(timeouts.step_seconds),
+            schedule_to_close_timeout=_seconds(timeouts.compensation_deadline_seconds),
             retry_policy=self._retry(),
         )
 
@@ -216,6 +294,8 @@ class OrderSaga:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._snapshot
 
+    # Messages ---------------------------------------------------------------
+
     @workflow.update(name=PLACED_UPDATE)
     async def placed(self) -> SagaSnapshot:
         """Answers once the order is recorded: what `createOrder` waits for."""
@@ -232,7 +312,7 @@ class OrderSaga:
 
     @cancel_order.validator
     def _may_cancel(self, request: CancelOrderRequest) -> None:
-        confirming = self._snapshot.current_step == SagaStep.CONFIRM_ORDER.value
+        confirming = self._snapshot.current_step is SagaStep.CONFIRM_ORDER
         if self._finished or confirming or self._snapshot.state is OrderState.CONFIRMED:
             raise ApplicationError(
                 f"order {self._saga.order.order_id} is {self._snapshot.state.value.lower()}"
@@ -244,20 +324,18 @@ class OrderSaga:
     def state(self) -> SagaSnapshot:
         return self._snapshot
 
-    def _input(
-        self,
-        *,
-        reason: str = "",
-        compensations: tuple[Compensation, ...] = (),
-        outcome: OrderState | None = None,
-    ) -> StepInput:
-        return StepInput(
-            order=self._saga.order,
-            context=self._saga.context,
-            reason=reason,
-            compensations=compensations,
-            outcome=outcome,
+    # Helpers ----------------------------------------------------------------
+
+    def _call(self) -> _CallFields:
+        """The fields every activity input starts with."""
+        return {"order_id": self._saga.order.order_id, "context": self._saga.context}
+
+    def _stock(self) -> StockInput:
+        lines = tuple(
+            StockLine(product_id=item.product_id, quantity=item.quantity)
+            for item in self._saga.order.items
         )
+        return StockInput(**self._call(), lines=lines)
 
     def _update(self, **changes: object) -> None:
         self._snapshot = self._snapshot.model_copy(update=changes)
@@ -268,15 +346,15 @@ class OrderSaga:
     def _retry(self) -> RetryPolicy:
         timeouts = self._saga.timeouts
         return RetryPolicy(
-            initial_interval=self._seconds(timeouts.retry_initial_seconds),
+            initial_interval=_seconds(timeouts.retry_initial_seconds),
             backoff_coefficient=2.0,
-            maximum_interval=self._seconds(timeouts.retry_max_seconds),
-            non_retryable_error_types=FINAL_ANSWERS,
+            maximum_interval=_seconds(timeouts.retry_max_seconds),
+            non_retryable_error_types=REFUSALS,
         )
 
-    @staticmethod
-    def _seconds(value: float) -> timedelta:
-        return timedelta(seconds=value)
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
 
 
 def _count(name: str, description: str) -> None:
@@ -286,7 +364,7 @@ def _count(name: str, description: str) -> None:
 
 def _is_refusal(error: ActivityError) -> bool:
     cause = error.cause
-    return isinstance(cause, ApplicationError) and cause.type in FINAL_ANSWERS
+    return isinstance(cause, ApplicationError) and cause.type in REFUSALS
 
 
 def _cause(error: ActivityError) -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from eventstore.schema import Xid8
+from eventstore.columns import Xid8
 
 revision = "0002"
 down_revision = "0001"

@@ -37,7 +37,7 @@ async def test_a_hundred_products_with_categories_cost_two_statements(system):
             )
         )
 
-    engine = system.app.state.engine
+    engine = system.app.state.services.engine
     counts = {}
     for size in (10, 100):
         with counting_statements(engine) as statements:

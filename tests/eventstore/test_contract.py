@@ -17,11 +17,11 @@ from eventstore import (
     EventMetadata,
     EventRegistry,
     Position,
-    PostgresEventStore,
     RecordedEvent,
     WrongExpectedVersion,
-    follow,
 )
+from eventstore.follower import follow
+from eventstore.postgres import PostgresEventStore
 
 
 @pytest.fixture(scope="module")

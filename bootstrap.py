@@ -1,0 +1,135 @@
+"""The composition root: every process builds its parts here, from one `Settings`.
+
+`cli.py` (every process is a `shop` command) and `worker.py` take what they
+need from this module; nothing below them builds its own engine, event store,
+Temporal client or payment provider. This is also the only module that names
+the PostgreSQL event store and turns settings into the saga's contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
+
+from api.app import create_app
+from api.commands import CommandSender
+from api.context import Services
+from api.saga_client import SagaClient
+from database import create_engine
+from domain.registry import ALL_EVENTS
+from eventstore import EventRegistry, EventStore
+from eventstore.listener import LogListener
+from eventstore.postgres import PostgresEventStore
+from observability.tracing import instrument_engine, instrument_http_client
+from psp.client import HttpPaymentProvider
+from settings import Settings
+from workflows.contracts import SagaTimeouts, TaskQueues
+
+
+def database_engine(settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
+    """The process's engine on DATABASE_URL, traced."""
+    engine = create_engine(settings.require_database_url(), pool_size=pool_size)
+    instrument_engine(engine)
+    return engine
+
+
+def event_store() -> EventStore:
+    """The event store on PostgreSQL, reading every event type the system has stored."""
+    return PostgresEventStore(EventRegistry(ALL_EVENTS))
+
+
+async def temporal_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """The one way any process connects to Temporal: pydantic payloads, traced.
+
+    Workers built on this client inherit its tracing interceptor, so a trace
+    follows a request from the API through the workflow into the activities.
+    """
+    return await Client.connect(
+        settings.require_temporal_address(),
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()],
+        runtime=runtime,
+    )
+
+
+def task_queues(settings: Settings) -> TaskQueues:
+    return TaskQueues(
+        orders=settings.orders_task_queue,
+        inventory=settings.inventory_task_queue,
+        payments=settings.payments_task_queue,
+        shipping=settings.shipping_task_queue,
+    )
+
+
+def saga_timeouts(settings: Settings) -> SagaTimeouts:
+    return SagaTimeouts(
+        step_seconds=settings.saga_step_seconds,
+        step_deadline_seconds=settings.saga_step_deadline_seconds,
+        payment_deadline_seconds=settings.payment_deadline_seconds,
+        compensation_deadline_seconds=settings.compensation_deadline_seconds,
+        retry_initial_seconds=settings.saga_retry_initial_seconds,
+        retry_max_seconds=settings.saga_retry_max_seconds,
+    )
+
+
+@asynccontextmanager
+async def payment_provider(
+    settings: Settings, *, registry: CollectorRegistry
+) -> AsyncIterator[HttpPaymentProvider]:
+    """The payment provider's HTTP client, open until the block exits."""
+    async with httpx.AsyncClient(base_url=settings.psp_url) as http:
+        instrument_http_client(http)
+        yield HttpPaymentProvider(
+            http,
+            timeout_seconds=settings.psp_timeout_seconds,
+            failure_threshold=settings.psp_breaker_failures,
+            recovery_seconds=settings.psp_breaker_recovery_seconds,
+            registry=registry,
+        )
+
+
+@asynccontextmanager
+async def api_services(settings: Settings) -> AsyncIterator[Services]:
+    """What the API opens at start-up and every request shares."""
+    engine = database_engine(settings)
+    client = await temporal_client(settings)
+    listener = LogListener(engine)
+    await listener.start()
+    try:
+        yield Services(
+            engine=engine,
+            store=event_store(),
+            temporal=client,
+            commands=CommandSender(
+                client,
+                task_queue=settings.command_task_queue,
+                timeout=settings.command_timeout,
+                activity_timeout=settings.command_activity_timeout,
+            ),
+            sagas=SagaClient(
+                client,
+                queues=task_queues(settings),
+                timeouts=saga_timeouts(settings),
+                placement_timeout=timedelta(seconds=settings.order_placement_timeout_seconds),
+            ),
+            notifications=listener,
+        )
+    finally:
+        await listener.stop()
+        await engine.dispose()
+
+
+def api_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The API application, its services opened with its lifespan."""
+    return create_app(settings, open_services=lambda: api_services(settings), registry=registry)

@@ -1,0 +1,91 @@
+"""The event store's port: what activities, projections, the projector and operators depend on.
+
+Everything outside `eventstore/` is typed against these protocols; only the
+composition root (`bootstrap.py`) names the PostgreSQL implementation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.messages import DomainEvent
+from eventstore.records import START, AppendResult, Backlog, EventMetadata, Position, RecordedEvent
+
+
+class EventStore(Protocol):
+    """An append-only log of domain events, read per stream or in one global order.
+
+    Every method takes the caller's connection, so an append and the inline
+    projections of its events commit or roll back together.
+    """
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        stream_id: str,
+        expected_version: int,
+        new_events: Sequence[DomainEvent],
+        metadata: EventMetadata,
+    ) -> AppendResult:
+        """Append to a stream at `expected_version`; idempotent per `metadata.command_id`."""
+        ...
+
+    async def read_stream(
+        self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
+    ) -> list[RecordedEvent]: ...
+
+    async def read_all(
+        self,
+        conn: AsyncConnection,
+        *,
+        after: Position = START,
+        limit: int = 1000,
+        settled_only: bool = True,
+    ) -> list[RecordedEvent]:
+        """The global log after `after`, gap-free: only events no running transaction precedes."""
+        ...
+
+    async def read_correlated(
+        self, conn: AsyncConnection, correlation_id: str
+    ) -> list[RecordedEvent]:
+        """Every event of one correlation (an order's saga), across streams, in log order."""
+        ...
+
+    async def last_position(self, conn: AsyncConnection) -> Position:
+        """The position of the newest settled event (`START` when there is none)."""
+        ...
+
+    async def backlog(
+        self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
+    ) -> Backlog:
+        """Settled events after `after` (counted up to `limit`) and when the oldest was recorded."""
+        ...
+
+    async def previous_outcome(self, conn: AsyncConnection, command_id: str) -> Position | None:
+        """Where an already-applied command's last event sits, or None if it never ran."""
+        ...
+
+    async def lock_streams(self, conn: AsyncConnection, stream_ids: Iterable[str]) -> None:
+        """Make other writers of these streams wait until this transaction ends.
+
+        For streams many commands write at once (one product's stock during a
+        sale): waiting in line costs less than conflicting and deciding again.
+        """
+        ...
+
+    async def notify(self, conn: AsyncConnection, position: Position) -> None:
+        """Wake followers; call after the appending transaction has committed."""
+        ...
+
+
+class Notifications(Protocol):
+    """Wakes readers when the log grows (one listening connection shared by a process)."""
+
+    def subscription(self) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event that is set on every append; clear it before each read."""
+        ...
