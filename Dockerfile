@@ -17,6 +17,7 @@ COPY projector projector
 COPY psp psp
 COPY observability observability
 COPY ops ops
+COPY devstack devstack
 COPY migrations migrations
 RUN pip install . && useradd --system --uid 10001 shop
 USER shop

@@ -79,7 +79,7 @@ def _schema(settings: Settings) -> None:
 
 
 def _dev(settings: Settings) -> None:
-    from devstack import run_dev
+    from devstack.launcher import run_dev
 
     run_dev(settings)
 
@@ -221,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     settings = Settings()
-    from logs import configure_logging
+    from observability.logs import configure_logging
     from observability.tracing import configure_tracing
 
     configure_logging(log_format=settings.log_format, level=settings.log_level)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Annotated
 
+import strawberry
 import structlog
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -22,6 +24,15 @@ from workflows.contracts import (
 )
 
 log = structlog.get_logger(__name__)
+
+RequestId = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Idempotency key: the same requestId returns the same result "
+        "and changes nothing twice. Leave it out and each request is new."
+    ),
+]
+"""The optional `requestId` argument every mutation takes."""
 
 _REQUEST_IDS = uuid.UUID("8a4c5e0e-4f55-4c36-9a53-1f6f0f3c8f11")
 _ENTITY_IDS = uuid.UUID("0f1f7a64-98c8-4a1e-8a2f-5be2c2a9b6d3")

@@ -11,6 +11,7 @@ import structlog
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
+from strawberry.types import Info as StrawberryInfo
 from temporalio.client import Client
 
 from api.commands import CommandSender
@@ -57,6 +58,10 @@ class Context(BaseContext):
             actor=self.actor,
             tenant_id=self.tenant_id,
         )
+
+
+Info = StrawberryInfo[Context, None]
+"""What every resolver's `info` argument is."""
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from sqlalchemy import RowMapping
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
+from api.context import Info
 from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
-
-if TYPE_CHECKING:
-    from api.context import Context
-
 
 # The domain's own enums, registered as GraphQL enums (not copies of them).
 strawberry.enum(
@@ -103,9 +98,7 @@ class Order:
         )
 
     @strawberry.field
-    async def items(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> list[OrderItem]:
+    async def items(self, info: Info) -> list[OrderItem]:
         rows = await info.context.loaders.order_items.load(self.id)
         return [OrderItem.from_row(row) for row in rows]
 
@@ -113,9 +106,7 @@ class Order:
         description="Every event of this order's saga across streams, in log order. "
         "Projected asynchronously, so it may trail the order briefly."
     )
-    async def timeline(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> list[TimelineEvent]:
+    async def timeline(self, info: Info) -> list[TimelineEvent]:
         rows = await info.context.loaders.timeline.load(self.id)
         return [
             TimelineEvent(
@@ -151,8 +142,6 @@ class OrderUpdate:
         )
 
     @strawberry.field(description="The order as it is now.")
-    async def order(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> Order | None:
+    async def order(self, info: Info) -> Order | None:
         row = await info.context.loaders.order.load(self.order_id)
         return None if row is None else Order.from_row(row)

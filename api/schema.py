@@ -12,10 +12,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
+from api.catalog import CatalogMutation, CatalogQuery
 from api.errors import ErrorCodes, log_unexpected
-from api.mutations import CatalogMutation
-from api.order_schema import OrderMutation, OrderQuery, OrderSubscription
-from api.queries import CatalogQuery
+from api.orders import OrderMutation, OrderQuery, OrderSubscription
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
 

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench import report, storage, system
 from bench.harness import Result
 from database import create_engine, migrate
-from devstack import (
+from devstack.servers import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     ensure_database,
@@ -37,7 +37,7 @@ from devstack import (
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
-from logs import configure_logging
+from observability.logs import configure_logging
 from psp.simulator import create_simulator
 
 RESULTS = Path(__file__).resolve().parent / "results"

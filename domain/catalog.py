@@ -8,6 +8,9 @@ Three aggregates keep the catalog's rules without any cross-stream locking:
 * `CategoryName` is a claim on a normalised name (one stream per name), which
   makes "category names are unique" a matter of optimistic concurrency.
 * `Product` owns its name, price and category.
+
+Longer than our usual module: the three aggregates' rules refer to each other
+(a product's category, a category's name claim), and read best side by side.
 """
 
 from __future__ import annotations

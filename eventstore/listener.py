@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventstore.schema import NOTIFY_CHANNEL
+NOTIFY_CHANNEL = "eventstore_appended"
+"""Where the store announces appends (after they commit), with the last position."""
 
 
 class LogListener:

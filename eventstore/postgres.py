@@ -1,5 +1,9 @@
 """The event store on PostgreSQL: the `EventStore` port's implementation.
 
+Longer than our usual module: every statement on the store's tables is here,
+and nowhere else, so its invariants (idempotent appends, gap-free reads) are
+checked in one place.
+
 Every method takes the caller's `AsyncConnection`, so an append and the inline
 projections of its events commit or roll back together.
 """
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.messages import DomainEvent
 from eventstore.columns import Xid8
 from eventstore.errors import WrongExpectedVersion
+from eventstore.listener import NOTIFY_CHANNEL
 from eventstore.records import (
     START,
     AppendResult,
@@ -26,7 +31,7 @@ from eventstore.records import (
     RecordedEvent,
 )
 from eventstore.registry import EventRegistry
-from eventstore.schema import NOTIFY_CHANNEL, events, stream_commands
+from eventstore.schema import events, stream_commands
 
 # One statement claims the command id, checks the stream's version and inserts
 # every event; it inserts nothing when the command was seen before or the

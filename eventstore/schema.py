@@ -8,7 +8,6 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from eventstore.columns import Xid8
 
 SCHEMA = "eventstore"
-NOTIFY_CHANNEL = "eventstore_appended"
 
 metadata = sa.MetaData(schema=SCHEMA)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventstore import START, EventStore, RecordedEvent
 from eventstore.follower import follow
-from ops.tables import render
+from ops.terminal import render
 
 HEADERS = ("version", "position", "type", "recorded at", "correlation", "actor", "data")
 

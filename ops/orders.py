@@ -7,7 +7,7 @@ import json
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventstore import EventStore
-from ops.tables import render
+from ops.terminal import render
 from read_models import queries
 
 

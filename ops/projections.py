@@ -7,7 +7,7 @@ import sys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventstore import START, EventStore, Position
-from ops.tables import progress_bar, render
+from ops.terminal import progress_bar, render
 from projector.rebuild import rebuild
 from read_models import PROJECTIONS, projection_named
 from read_models.projection import projection_lag

@@ -72,11 +72,6 @@ class HttpPaymentProvider:
             registry=registry,
         )
 
-    @property
-    def breaker_state(self) -> str:
-        state: str = self._breaker.state
-        return state
-
     async def charge(self, *, key: str, amount: int, customer: str) -> ChargeMade:
         response = await self._call(
             "/v1/charges",

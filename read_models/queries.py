@@ -20,7 +20,7 @@ from read_models.tables import (
 
 
 class UnknownCursor(LookupError):
-    """`after` names a product that is not (or no longer) in the list."""
+    """`after` names a row (a product, an order) that is not, or no longer, in the table."""
 
 
 async def category_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:

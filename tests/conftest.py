@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import bootstrap
 from database import create_engine, migrate
-from devstack import (
+from devstack.servers import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     drop_database,

@@ -6,6 +6,9 @@ have been charged), then ends the order CANCELLED and completes normally. Only
 a compensation that is refused for good or runs past its deadline ends the
 order FAILED and fails the workflow: in the Temporal UI, a failed OrderSaga is
 an order that needs an operator.
+
+Longer than our usual module: one workflow class, kept whole so the saga reads
+top to bottom (its run, its steps, its compensation, its messages).
 """
 
 from __future__ import annotations

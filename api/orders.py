@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Annotated
 
 import strawberry
 from pydantic import ValidationError
-from strawberry.types import Info
 
-from api.commands import command_id_for, new_entity_id
-from api.context import Context
+from api.commands import RequestId, command_id_for, new_entity_id
+from api.context import Info
 from api.errors import ApiError, invalid_input
 from api.order_types import Order, OrderUpdate
 from api.pagination import fetch_page
@@ -19,13 +17,6 @@ from domain.errors import ErrorCode
 from domain.orders import PlaceOrder
 from domain.saga import FINAL_STATES
 from read_models import queries
-
-RequestId = Annotated[
-    str | None,
-    strawberry.argument(
-        description="Idempotency key: the same requestId returns the same order, placed once."
-    ),
-]
 
 
 @strawberry.input
@@ -40,7 +31,7 @@ class CreateOrderInput:
     items: list[OrderItemInput] = strawberry.field(description="1 to 100 lines, one per product.")
 
 
-async def _order(info: Info[Context, None], order_id: str) -> Order:
+async def _order(info: Info, order_id: str) -> Order:
     async with info.context.engine.connect() as conn:
         row = (await queries.order_rows(conn, [order_id])).get(order_id)
     if row is None:
@@ -48,9 +39,7 @@ async def _order(info: Info[Context, None], order_id: str) -> Order:
     return Order.from_row(row)
 
 
-async def _priced_order(
-    info: Info[Context, None], order_id: str, order: CreateOrderInput
-) -> PlaceOrder:
+async def _priced_order(info: Info, order_id: str, order: CreateOrderInput) -> PlaceOrder:
     """The order as the saga gets it: each line priced from the catalog now."""
     product_ids = [str(item.product_id) for item in order.items]
     async with info.context.engine.connect() as conn:
@@ -83,7 +72,7 @@ async def _priced_order(
 @strawberry.type
 class OrderQuery:
     @strawberry.field
-    async def order(self, info: Info[Context, None], id: strawberry.ID) -> Order | None:
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
         row = await info.context.loaders.order.load(str(id))
         return None if row is None else Order.from_row(row)
 
@@ -93,7 +82,7 @@ class OrderQuery:
     )
     async def orders(
         self,
-        info: Info[Context, None],
+        info: Info,
         user_id: strawberry.ID | None = None,
         first: int = 100,
         after: strawberry.ID | None = None,
@@ -119,7 +108,7 @@ class OrderMutation:
         description="Place an order and start its saga; answers once the order is recorded."
     )
     async def create_order(
-        self, info: Info[Context, None], input: CreateOrderInput, request_id: RequestId = None
+        self, info: Info, input: CreateOrderInput, request_id: RequestId = None
     ) -> Order:
         context = info.context
         command_id = command_id_for(
@@ -136,7 +125,7 @@ class OrderMutation:
     )
     async def cancel_order(
         self,
-        info: Info[Context, None],
+        info: Info,
         id: strawberry.ID,
         reason: str = "cancelled by the customer",
     ) -> Order:
@@ -160,7 +149,7 @@ class OrderSubscription:
         "`version` it saw as `afterVersion` and misses nothing."
     )
     async def order_updated(
-        self, info: Info[Context, None], order_id: strawberry.ID, after_version: int = 0
+        self, info: Info, order_id: strawberry.ID, after_version: int = 0
     ) -> AsyncGenerator[OrderUpdate, None]:
         context = info.context
         version = after_version

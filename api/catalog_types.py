@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import cast
 
 import strawberry
 from sqlalchemy import RowMapping
-from strawberry.types import Info
 
+from api.context import Context, Info
 from api.errors import ApiError
 from domain.errors import ErrorCode
-
-if TYPE_CHECKING:
-    from api.context import Context
 
 
 @strawberry.type(description="A product category.")
@@ -33,9 +30,7 @@ class Category:
         )
 
     @strawberry.field(description="Products filed under this category, oldest first.")
-    async def products(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> list[Product]:
+    async def products(self, info: Info) -> list[Product]:
         rows = await info.context.loaders.products_by_category.load(self.id)
         return [Product.from_row(row) for row in rows]
 
@@ -71,9 +66,7 @@ class Product:
         )
 
     @strawberry.field
-    def category(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> Category:
+    def category(self, info: Info) -> Category:
         # A list resolver that prefetched the categories saves a coroutine per
         # product; otherwise the DataLoader batches the lookups.
         if self.prefetched_category is not None:
@@ -90,8 +83,6 @@ class Product:
         description="Every price this product has had, oldest first. Updated "
         "asynchronously by the projector, so it may trail a mutation briefly."
     )
-    async def price_history(
-        self, info: Info[Annotated[Context, strawberry.lazy("api.context")], None]
-    ) -> list[PricePoint]:
+    async def price_history(self, info: Info) -> list[PricePoint]:
         rows = await info.context.loaders.price_history.load(self.id)
         return [PricePoint(price=row["price"], changed_at=row["changed_at"]) for row in rows]

@@ -1,4 +1,4 @@
-"""Plain-text tables for the terminal."""
+"""Plain-text tables and progress bars for the terminal."""
 
 from __future__ import annotations
 

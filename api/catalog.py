@@ -1,22 +1,22 @@
-"""The `Mutation` root: each mutation validates, sends one command, and reads its write.
+"""The catalog in the schema: categories, products and stock.
 
-Inline projections commit with the events, so the object read after the
-command returns already shows its effect (read-your-writes).
+Queries read the read models. Each mutation validates, sends one command, and
+reads its write: inline projections commit with the events, so the object read
+after the command returns already shows its effect (read-your-writes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
 import strawberry
 from pydantic import ValidationError
-from strawberry.types import Info
 
-from api.commands import command_id_for, new_entity_id
-from api.context import Context
+from api.catalog_types import Category, Product
+from api.commands import RequestId, command_id_for, new_entity_id
+from api.context import Info
 from api.errors import ApiError, invalid_input
-from api.types import Category, Product
+from api.pagination import fetch_page
 from domain.catalog import (
     CreateCategory,
     CreateProduct,
@@ -29,14 +29,6 @@ from domain.errors import ErrorCode
 from domain.inventory import AddStock
 from read_models import queries
 from workflows.contracts import AnyCommand
-
-RequestId = Annotated[
-    str | None,
-    strawberry.argument(
-        description="Idempotency key: the same requestId returns the same result "
-        "and changes nothing twice. Leave it out and each request is new."
-    ),
-]
 
 
 @strawberry.input
@@ -70,7 +62,7 @@ class AddStockInput:
 
 
 async def _send(
-    info: Info[Context, None],
+    info: Info,
     mutation: str,
     request_id: str | None,
     build: Callable[[str], AnyCommand],
@@ -88,7 +80,7 @@ async def _send(
     return command_id
 
 
-async def _category(info: Info[Context, None], category_id: str) -> Category:
+async def _category(info: Info, category_id: str) -> Category:
     async with info.context.engine.connect() as conn:
         row = (await queries.category_rows(conn, [category_id])).get(category_id)
     if row is None:
@@ -96,7 +88,7 @@ async def _category(info: Info[Context, None], category_id: str) -> Category:
     return Category.from_row(row)
 
 
-async def _product(info: Info[Context, None], product_id: str) -> Product:
+async def _product(info: Info, product_id: str) -> Product:
     async with info.context.engine.connect() as conn:
         row = (await queries.product_rows(conn, [product_id])).get(product_id)
     if row is None:
@@ -105,11 +97,68 @@ async def _product(info: Info[Context, None], product_id: str) -> Product:
 
 
 @strawberry.type
+class CatalogQuery:
+    @strawberry.field
+    async def category(self, info: Info, id: strawberry.ID) -> Category | None:
+        row = await info.context.loaders.category.load(str(id))
+        return None if row is None else Category.from_row(row)
+
+    @strawberry.field(description="Every category, by name.")
+    async def categories(self, info: Info) -> list[Category]:
+        async with info.context.engine.connect() as conn:
+            rows = await queries.all_categories(conn)
+        return [Category.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+        async with info.context.engine.connect() as conn:
+            row = (await queries.product_rows(conn, [str(id)])).get(str(id))
+        return None if row is None else Product.from_row(row)
+
+    @strawberry.field(
+        description="Products in the order they were created. Page with `first` "
+        "(1 to 1000) and `after`: the id of the last product of the previous page."
+    )
+    async def products(
+        self,
+        info: Info,
+        category_id: strawberry.ID | None = None,
+        first: int = 100,
+        after: strawberry.ID | None = None,
+    ) -> list[Product]:
+        async with info.context.engine.connect() as conn:
+            rows = await fetch_page(
+                "product",
+                first,
+                after,
+                lambda: queries.product_page(
+                    conn,
+                    category_id=None if category_id is None else str(category_id),
+                    first=first,
+                    after=None if after is None else str(after),
+                ),
+            )
+        if not any(
+            getattr(field, "name", None) == "category"
+            for field in info.selected_fields[0].selections
+        ):
+            return [Product.from_row(row) for row in rows]
+        # One batch through the DataLoader, handed to each product up front.
+        found = await info.context.loaders.category.load_many([row["category_id"] for row in rows])
+        return [
+            Product.from_row(
+                row, category=None if category is None else Category.from_row(category)
+            )
+            for row, category in zip(rows, found, strict=True)
+        ]
+
+
+@strawberry.type
 class CatalogMutation:
     @strawberry.mutation
     async def create_category(
         self,
-        info: Info[Context, None],
+        info: Info,
         input: CreateCategoryInput,
         request_id: RequestId = None,
     ) -> Category:
@@ -124,7 +173,7 @@ class CatalogMutation:
     @strawberry.mutation(description="Rename a category.")
     async def update_category(
         self,
-        info: Info[Context, None],
+        info: Info,
         id: strawberry.ID,
         input: UpdateCategoryInput,
         request_id: RequestId = None,
@@ -139,7 +188,7 @@ class CatalogMutation:
 
     @strawberry.mutation(description="Delete a category that holds no products; returns its id.")
     async def delete_category(
-        self, info: Info[Context, None], id: strawberry.ID, request_id: RequestId = None
+        self, info: Info, id: strawberry.ID, request_id: RequestId = None
     ) -> strawberry.ID:
         await _send(
             info, "deleteCategory", request_id, lambda _: DeleteCategory(category_id=str(id))
@@ -149,7 +198,7 @@ class CatalogMutation:
     @strawberry.mutation
     async def create_product(
         self,
-        info: Info[Context, None],
+        info: Info,
         input: CreateProductInput,
         request_id: RequestId = None,
     ) -> Product:
@@ -169,7 +218,7 @@ class CatalogMutation:
     @strawberry.mutation(description="Rename, reprice or move a product.")
     async def update_product(
         self,
-        info: Info[Context, None],
+        info: Info,
         id: strawberry.ID,
         input: UpdateProductInput,
         request_id: RequestId = None,
@@ -189,7 +238,7 @@ class CatalogMutation:
 
     @strawberry.mutation(description="Delete a product; returns its id.")
     async def delete_product(
-        self, info: Info[Context, None], id: strawberry.ID, request_id: RequestId = None
+        self, info: Info, id: strawberry.ID, request_id: RequestId = None
     ) -> strawberry.ID:
         await _send(info, "deleteProduct", request_id, lambda _: DeleteProduct(product_id=str(id)))
         return id
@@ -197,7 +246,7 @@ class CatalogMutation:
     @strawberry.mutation(description="Add units to a product's stock.")
     async def add_stock(
         self,
-        info: Info[Context, None],
+        info: Info,
         input: AddStockInput,
         request_id: RequestId = None,
     ) -> Product:

@@ -1,0 +1,146 @@
+"""`shop dev`: the whole system on embedded servers, each long-running part its own child.
+
+Ctrl-C stops every child; the data stays under `settings.data_dir` for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devstack.servers import (
+    EmbeddedPostgres,
+    child_env,
+    ensure_database,
+    start_temporal_dev_server,
+    terminate,
+    wait_for_port,
+)
+
+if TYPE_CHECKING:
+    from settings import Settings
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A child `shop COMMAND`, in its own session so Ctrl-C reaches only `dev`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", command],
+        env=env,
+        cwd=REPOSITORY,
+        start_new_session=True,
+    )
+
+
+async def _wait_for_http(url: str, *, within: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer in {within:.0f}s")
+            await asyncio.sleep(0.2)
+
+
+def run_dev(settings: Settings) -> None:
+    """Run the whole system until Ctrl-C; data stays under `settings.data_dir`.
+
+    Children that exit on their own (a worker you killed, say) are restarted,
+    which is how a saga interrupted mid-way resumes.
+    """
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    postgres: EmbeddedPostgres | None = None
+    temporal: subprocess.Popen[bytes] | None = None
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        database_url = settings.database_url
+        if database_url is None:
+            postgres = EmbeddedPostgres(data_dir / "postgres")
+            asyncio.run(ensure_database(postgres.url(), "shop"))
+            database_url = postgres.url("shop")
+        temporal_address = settings.temporal_address
+        if temporal_address is None:
+            temporal = start_temporal_dev_server(
+                db_file=data_dir / "temporal.sqlite",
+                port=settings.temporal_port,
+                ui_port=settings.temporal_ui_port,
+                log_file=data_dir / "temporal.log",
+            )
+            asyncio.run(
+                wait_for_port(
+                    "127.0.0.1", settings.temporal_port, within=60, what="the Temporal dev server"
+                )
+            )
+            temporal_address = f"127.0.0.1:{settings.temporal_port}"
+
+        from database import migrate
+
+        migrate(database_url)
+        env = child_env(
+            {
+                "DATABASE_URL": database_url,
+                "TEMPORAL_ADDRESS": temporal_address,
+                "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
+                "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
+            }
+        )
+        for name in ("psp", "worker", "projector", "api"):
+            children[name] = _spawn(name, env)
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
+        ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"
+        print(
+            "\n"
+            f"  GraphQL API   {api}/graphql\n"
+            f"  GraphiQL      {api}/graphiql\n"
+            f"  Temporal UI   {ui}\n"
+            f"  Payments      http://127.0.0.1:{settings.psp_port}"
+            " (simulator; PUT /control to inject faults)\n"
+            f"  PostgreSQL    {database_url}\n"
+            f"  Data          {data_dir}\n"
+            "\n  Ctrl-C stops everything; the data stays for the next run.\n",
+            flush=True,
+        )
+        _supervise(children, env)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # A second Ctrl-C must not cut the orderly shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping...", file=sys.stderr, flush=True)
+        # Stop in dependency order: the API first, the servers last.
+        terminate([children[n] for n in ("api", "projector", "worker", "psp") if n in children])
+        if temporal is not None:
+            terminate([temporal])
+        if postgres is not None:
+            postgres.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]], env: dict[str, str]) -> None:
+    while True:
+        time.sleep(0.5)
+        for name, process in list(children.items()):
+            code = process.poll()
+            if code is not None:
+                print(f"{name} exited with {code}; restarting it", file=sys.stderr, flush=True)
+                children[name] = _spawn(name, env)
