@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import ApiError
 from domain.errors import ErrorCode
 from domain.orders import PlaceOrder
+from domain.saga import OrderStatus
 from workflows.contracts import (
     CANCEL_UPDATE,
     CUSTOMER_ID,
@@ -85,7 +86,7 @@ class SagaClient:
                 [
                     SearchAttributePair(ORDER_ID, order.order_id),
                     SearchAttributePair(CUSTOMER_ID, order.user_id),
-                    SearchAttributePair(ORDER_STATUS, "PENDING"),
+                    SearchAttributePair(ORDER_STATUS, OrderStatus.PENDING.value),
                 ]
             ),
             memo={

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         REACHES,
         Compensation,
         OrderState,
+        OrderStatus,
         Refusal,
         SagaStatus,
         SagaStep,
@@ -125,7 +126,7 @@ class OrderSaga:
             retry_policy=self._retry(),
         )
         self._placed = True
-        self._set_status("PENDING")
+        self._set_status(OrderStatus.PENDING)
         _count("order_sagas_started", "Order sagas whose order was placed.")
 
     async def _reserve_stock(self) -> None:
@@ -205,7 +206,7 @@ class OrderSaga:
             reason = self._cancel_reason or _describe(step, error)
             raise StepNotDone(step, reason, in_doubt=not _is_refusal(error)) from None
         self._update(state=REACHES[step])
-        self._set_status(REACHES[step].value)
+        self._set_status(OrderStatus.of(REACHES[step]))
 
     # Compensation -----------------------------------------------------------
 
@@ -288,7 +289,7 @@ class OrderSaga:
         changes: dict[str, object] = {"status": status, "current_step": None}
         if state is not None:
             changes["state"] = state
-            self._set_status(state.value)
+            self._set_status(OrderStatus.of(state))
         if failure_reason is not None:
             changes["failure_reason"] = failure_reason
         self._update(**changes)
@@ -343,8 +344,8 @@ class OrderSaga:
     def _update(self, **changes: object) -> None:
         self._snapshot = self._snapshot.model_copy(update=changes)
 
-    def _set_status(self, status: str) -> None:
-        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status)])
+    def _set_status(self, status: OrderStatus) -> None:
+        workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
 
     def _retry(self) -> RetryPolicy:
         timeouts = self._saga.timeouts
