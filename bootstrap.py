@@ -25,6 +25,7 @@ from api.app import create_app
 from api.commands import CommandSender
 from api.context import Services
 from api.saga_client import SagaClient
+from api.tokens import TokenVerifier
 from database import create_engine
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, EventStore
@@ -99,9 +100,33 @@ async def payment_provider(
         )
 
 
+def token_verifier(settings: Settings) -> TokenVerifier:
+    """The verifier of bearer tokens; the API does not start without an issuer to trust."""
+    if settings.auth_issuer is None:
+        raise RuntimeError(
+            "AUTH_ISSUER is not set: the API trusts no token issuer. Set AUTH_ISSUER, "
+            "AUTH_AUDIENCE and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE or "
+            "AUTH_SHARED_SECRET (`./dev` sets up its own issuer)."
+        )
+    public_key = settings.auth_public_key_file
+    secret = settings.auth_shared_secret
+    return TokenVerifier(
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        algorithms=settings.auth_algorithms,
+        jwks_url=settings.auth_jwks_url,
+        public_key=None if public_key is None else public_key.read_text(),
+        shared_secret=None if secret is None else secret.get_secret_value(),
+        roles_claim=settings.auth_roles_claim,
+        tenant_claim=settings.auth_tenant_claim,
+        leeway_seconds=settings.auth_leeway_seconds,
+    )
+
+
 @asynccontextmanager
 async def api_services(settings: Settings) -> AsyncIterator[Services]:
     """What the API opens at start-up and every request shares."""
+    verifier = token_verifier(settings)
     engine = database_engine(settings)
     client = await temporal_client(settings)
     listener = LogListener(engine)
@@ -124,6 +149,7 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
                 placement_timeout=timedelta(seconds=settings.order_placement_timeout_seconds),
             ),
             notifications=listener,
+            verifier=verifier,
         )
     finally:
         await listener.stop()

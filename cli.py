@@ -72,6 +72,15 @@ def _migrate(settings: Settings) -> None:
     print("database is up to date")
 
 
+def _token(settings: Settings, args: argparse.Namespace) -> None:
+    from devstack.issuer import dev_issuer
+
+    issuer = dev_issuer(settings.data_dir)
+    print(
+        issuer.token(subject=args.sub, roles=[args.role], tenant=args.tenant, ttl_seconds=args.ttl)
+    )
+
+
 def _schema(settings: Settings) -> None:
     from api.schema import build_schema
 
@@ -210,6 +219,14 @@ def parser() -> argparse.ArgumentParser:
         help="replay against this workflow class instead (e.g. a candidate change)",
     )
 
+    token = commands.add_parser(
+        "token", help="print a token signed by the dev issuer (`shop dev` trusts it)"
+    )
+    token.add_argument("--sub", required=True, help="the user the token is for")
+    token.add_argument("--role", required=True, choices=["customer", "admin"])
+    token.add_argument("--tenant", help="the token's tenant (default: default)")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+
     orders = commands.add_parser("orders", help="inspect orders").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
@@ -246,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         "projections": _projections,
         "orders": _orders,
         "replay": _replay,
+        "token": _token,
     }[args.command](settings, args)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -68,6 +68,29 @@ class Settings(BaseSettings):
     shipping_max_units: int = Field(
         default=500, description="The carrier refuses orders of more units than this."
     )
+
+    auth_issuer: str | None = Field(
+        default=None, description="The `iss` every token must carry; the API needs one to start."
+    )
+    auth_audience: str = Field(default="shop", description="The `aud` every token must carry.")
+    auth_algorithms: list[str] = Field(
+        default=["RS256"],
+        description="Signature algorithms accepted, all of one family (RS/PS/ES/EdDSA, or HS).",
+    )
+    auth_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS URL (OIDC), for production."
+    )
+    auth_public_key_file: Path | None = Field(
+        default=None, description="A PEM public key, instead of a JWKS URL (`./dev` sets one)."
+    )
+    auth_shared_secret: SecretStr | None = Field(
+        default=None, description="An HS* shared secret, for simple deployments; no default."
+    )
+    auth_roles_claim: str = Field(
+        default="roles", description="The roles' claim, or a dotted path (realm_access.roles)."
+    )
+    auth_tenant_claim: str = "tenant"
+    auth_leeway_seconds: float = Field(default=30.0, description="Clock skew allowed on exp/nbf.")
 
     psp_url: str = "http://127.0.0.1:4010"
     psp_host: str = "127.0.0.1"

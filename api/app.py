@@ -7,7 +7,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, WebSocket
 from prometheus_client import CollectorRegistry
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
 from api.context import Context, Services, context_from_request
 from api.schema import build_schema
@@ -21,6 +23,21 @@ from observability.health import (
 from observability.metrics import ApiMetrics
 from read_models import ASYNC_PROJECTIONS
 from settings import Settings
+
+
+class SignedInSockets(GraphQLRouter[Context, None]):
+    """GraphQL over HTTP and WebSocket; a socket must sign in with its `connection_init`.
+
+    The token travels as `{"Authorization": "Bearer …"}` in the init payload; a
+    socket without a valid one is closed (4403) before any subscription runs.
+    """
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        failure = await context.sign_in(params.get("Authorization", params.get("authorization")))
+        if failure is not None:
+            raise ConnectionRejectionError({"reason": failure})
+        return await super().on_ws_connect(context)
 
 
 def create_app(
@@ -46,11 +63,11 @@ def create_app(
 
     async def get_context(request: Request = None, websocket: WebSocket = None) -> Context:  # type: ignore[assignment]
         connection = request if request is not None else websocket
-        return context_from_request(connection, connection.app.state.services)
+        return await context_from_request(connection, connection.app.state.services)
 
     schema = build_schema(metrics)
-    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphql")
-    app.include_router(GraphQLRouter(schema, context_getter=get_context), prefix="/graphiql")
+    for prefix in ("/graphql", "/graphiql"):
+        app.include_router(SignedInSockets(schema, context_getter=get_context), prefix=prefix)
 
     def checks() -> dict[str, Check]:
         services: Services = app.state.services

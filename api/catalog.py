@@ -69,8 +69,10 @@ async def _send(
 ) -> str:
     """Validate and send one command; returns its command id."""
     context = info.context
+    identity = context.admin()
+    assert identity.subject is not None
     command_id = command_id_for(
-        mutation=mutation, tenant_id=context.tenant_id, request_id=request_id
+        mutation=mutation, tenant_id=identity.tenant, actor=identity.subject, request_id=request_id
     )
     try:
         command = build(command_id)
@@ -100,17 +102,20 @@ async def _product(info: Info, product_id: str) -> Product:
 class CatalogQuery:
     @strawberry.field
     async def category(self, info: Info, id: strawberry.ID) -> Category | None:
+        info.context.caller()  # public, but a token sent must be valid
         row = await info.context.loaders.category.load(str(id))
         return None if row is None else Category.from_row(row)
 
     @strawberry.field(description="Every category, by name.")
     async def categories(self, info: Info) -> list[Category]:
+        info.context.caller()  # public, but a token sent must be valid
         async with info.context.engine.connect() as conn:
             rows = await queries.all_categories(conn)
         return [Category.from_row(row) for row in rows]
 
     @strawberry.field
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
+        info.context.caller()  # public, but a token sent must be valid
         async with info.context.engine.connect() as conn:
             row = (await queries.product_rows(conn, [str(id)])).get(str(id))
         return None if row is None else Product.from_row(row)
@@ -126,6 +131,7 @@ class CatalogQuery:
         first: int = 100,
         after: strawberry.ID | None = None,
     ) -> list[Product]:
+        info.context.caller()  # public, but a token sent must be valid
         async with info.context.engine.connect() as conn:
             rows = await fetch_page(
                 "product",

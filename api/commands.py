@@ -38,15 +38,16 @@ _REQUEST_IDS = uuid.UUID("8a4c5e0e-4f55-4c36-9a53-1f6f0f3c8f11")
 _ENTITY_IDS = uuid.UUID("0f1f7a64-98c8-4a1e-8a2f-5be2c2a9b6d3")
 
 
-def command_id_for(*, mutation: str, tenant_id: str, request_id: str | None) -> str:
+def command_id_for(*, mutation: str, tenant_id: str, actor: str, request_id: str | None) -> str:
     """A new id per request, or the same id whenever the same `requestId` comes back.
 
-    Scoped by tenant and mutation, so two mutations that happen to share a
-    client's `requestId` stay two commands.
+    Scoped by tenant, caller and mutation, so two callers (or two mutations)
+    that happen to share a `requestId` stay two commands.
     """
     if request_id is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_REQUEST_IDS, f"{tenant_id}\x1f{mutation}\x1f{request_id}"))
+    scope = f"{tenant_id}\x1f{actor}\x1f{mutation}\x1f{request_id}"
+    return str(uuid.uuid5(_REQUEST_IDS, scope))
 
 
 def new_entity_id(command_id: str) -> str:

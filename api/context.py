@@ -1,4 +1,4 @@
-"""What every resolver gets: the request's loaders, the database, and the command sender."""
+"""What every resolver gets: the caller, the loaders, the database, the command senders."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ from strawberry.types import Info as StrawberryInfo
 from temporalio.client import Client
 
 from api.commands import CommandSender
+from api.errors import ApiError
+from api.identity import Identity, anonymous
 from api.loaders import Loaders
 from api.saga_client import SagaClient
+from api.tokens import InvalidToken, TokenVerifier
+from domain.errors import ErrorCode
 from eventstore import EventStore, Notifications
 from workflows.contracts import CommandContext
 
@@ -33,8 +37,9 @@ class Context(BaseContext):
         sagas: SagaClient,
         notifications: Notifications,
         correlation_id: str,
-        actor: str,
-        tenant_id: str,
+        verifier: TokenVerifier,
+        identity: Identity,
+        auth_failure: str | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -43,8 +48,36 @@ class Context(BaseContext):
         self.notifications = notifications
         self.loaders = Loaders.for_request(engine)
         self.correlation_id = correlation_id
-        self.actor = actor
-        self.tenant_id = tenant_id
+        self._verifier = verifier
+        self._identity = identity
+        self._auth_failure = auth_failure
+
+    async def sign_in(self, authorization: object) -> str | None:
+        """Take the caller a WebSocket names in its `connection_init`; says why not, if not."""
+        identity, failure = await identify(self._verifier, authorization, None)
+        if failure is None and not identity.signed_in:
+            failure = "sign in to subscribe: send Authorization: Bearer <token>"
+        if failure is None:
+            self._identity, self._auth_failure = identity, None
+        return failure
+
+    def caller(self) -> Identity:
+        """Who is calling; a token that was sent but is not valid is refused, never ignored."""
+        if self._auth_failure is not None:
+            raise ApiError(ErrorCode.UNAUTHENTICATED, self._auth_failure)
+        return self._identity
+
+    def signed_in(self) -> Identity:
+        identity = self.caller()
+        if not identity.signed_in:
+            raise ApiError(ErrorCode.UNAUTHENTICATED, "sign in: send Authorization: Bearer <token>")
+        return identity
+
+    def admin(self) -> Identity:
+        identity = self.signed_in()
+        if not identity.is_admin:
+            raise ApiError(ErrorCode.FORBIDDEN, "this needs the admin role")
+        return identity
 
     async def wait_for_log(self, woken: asyncio.Event) -> None:
         """Until the log grows, or a second at most (a notification can be lost)."""
@@ -52,11 +85,14 @@ class Context(BaseContext):
             await asyncio.wait_for(woken.wait(), SUBSCRIPTION_POLL_SECONDS)
 
     def command_context(self, command_id: str) -> CommandContext:
+        """Who sent a command: the verified caller, recorded in every event's metadata."""
+        identity = self.signed_in()
+        assert identity.subject is not None
         return CommandContext(
             command_id=command_id,
             correlation_id=self.correlation_id,
-            actor=self.actor,
-            tenant_id=self.tenant_id,
+            actor=identity.subject,
+            tenant_id=identity.tenant,
         )
 
 
@@ -75,20 +111,53 @@ class Services:
     commands: CommandSender
     sagas: SagaClient
     notifications: Notifications
+    verifier: TokenVerifier
 
 
-def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
-    """Correlation id, actor and tenant come from headers until authentication exists."""
+def bearer_token(authorization: object) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (None when there is none)."""
+    if not isinstance(authorization, str):
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def identify(
+    verifier: TokenVerifier, authorization: object, tenant_header: str | None
+) -> tuple[Identity, str | None]:
+    """The caller and, when a token was sent but is not valid, why it was refused.
+
+    No token at all is an anonymous reader of `tenant_header`'s tenant (or the
+    default one); with a token, the tenant is the token's and headers mean nothing.
+    """
+    if authorization is None:
+        return anonymous(tenant_header), None
+    token = bearer_token(authorization)
+    if token is None:
+        return anonymous(), "the Authorization header must be `Bearer <token>`"
+    try:
+        return await verifier.identify(token), None
+    except InvalidToken as refused:
+        return anonymous(), str(refused)
+
+
+async def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
     headers = connection.headers
     correlation_id = headers.get("x-correlation-id") or str(uuid.uuid4())
     # Every log line of this request carries it (each request runs in its own task).
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+    identity, failure = await identify(
+        services.verifier, headers.get("authorization"), headers.get("x-tenant-id")
+    )
     return Context(
         engine=services.engine,
         commands=services.commands,
         sagas=services.sagas,
         notifications=services.notifications,
         correlation_id=correlation_id,
-        actor=headers.get("x-actor", "anonymous"),
-        tenant_id=headers.get("x-tenant-id", "default"),
+        verifier=services.verifier,
+        identity=identity,
+        auth_failure=failure,
     )

@@ -6,10 +6,12 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from pydantic import ValidationError
+from sqlalchemy import RowMapping
 
 from api.commands import RequestId, command_id_for, new_entity_id
 from api.context import Info
 from api.errors import ApiError, invalid_input
+from api.identity import Identity
 from api.order_types import Order, OrderUpdate
 from api.pagination import fetch_page
 from api.saga_client import OrderNotRunning
@@ -27,19 +29,45 @@ class OrderItemInput:
 
 @strawberry.input
 class CreateOrderInput:
-    user_id: strawberry.ID
+    user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Whom the order is for: the caller when left out. Only an admin may "
+        "name another user.",
+    )
     items: list[OrderItemInput] = strawberry.field(description="1 to 100 lines, one per product.")
 
 
+def _visible(identity: Identity, row: RowMapping | None) -> RowMapping | None:
+    """The order if the caller may see it; someone else's order is as good as missing."""
+    if row is None or not identity.may_act_for(row["user_id"]):
+        return None
+    return row
+
+
 async def _order(info: Info, order_id: str) -> Order:
+    identity = info.context.signed_in()
     async with info.context.engine.connect() as conn:
-        row = (await queries.order_rows(conn, [order_id])).get(order_id)
+        row = _visible(identity, (await queries.order_rows(conn, [order_id])).get(order_id))
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"order {order_id} does not exist", field="id")
     return Order.from_row(row)
 
 
-async def _priced_order(info: Info, order_id: str, order: CreateOrderInput) -> PlaceOrder:
+def _customer(identity: Identity, user_id: strawberry.ID | None) -> str:
+    """Whom an order (or a list of orders) is for: the caller, unless an admin names another."""
+    if not identity.roles:
+        raise ApiError(ErrorCode.FORBIDDEN, "this needs the customer or admin role")
+    assert identity.subject is not None
+    if user_id is None or str(user_id) == identity.subject:
+        return identity.subject
+    if not identity.is_admin:
+        raise ApiError(ErrorCode.FORBIDDEN, "a customer may only act for themself", field="userId")
+    return str(user_id)
+
+
+async def _priced_order(
+    info: Info, order_id: str, user_id: str, order: CreateOrderInput
+) -> PlaceOrder:
     """The order as the saga gets it: each line priced from the catalog now."""
     product_ids = [str(item.product_id) for item in order.items]
     async with info.context.engine.connect() as conn:
@@ -53,7 +81,7 @@ async def _priced_order(info: Info, order_id: str, order: CreateOrderInput) -> P
         return PlaceOrder.model_validate(
             {
                 "order_id": order_id,
-                "user_id": str(order.user_id),
+                "user_id": user_id,
                 "items": [
                     {
                         "product_id": str(item.product_id),
@@ -73,12 +101,14 @@ async def _priced_order(info: Info, order_id: str, order: CreateOrderInput) -> P
 class OrderQuery:
     @strawberry.field
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
-        row = await info.context.loaders.order.load(str(id))
+        identity = info.context.signed_in()
+        row = _visible(identity, await info.context.loaders.order.load(str(id)))
         return None if row is None else Order.from_row(row)
 
     @strawberry.field(
-        description="Orders oldest first, optionally of one user. Page with `first` (1 to "
-        "1000) and `after`: the id of the last order of the previous page."
+        description="Orders oldest first: a customer's own, or (for an admin) every order, "
+        "or one user's. Page with `first` (1 to 1000) and `after`: the id of the last "
+        "order of the previous page."
     )
     async def orders(
         self,
@@ -87,6 +117,8 @@ class OrderQuery:
         first: int = 100,
         after: strawberry.ID | None = None,
     ) -> list[Order]:
+        identity = info.context.signed_in()
+        owner = None if identity.is_admin and user_id is None else _customer(identity, user_id)
         async with info.context.engine.connect() as conn:
             rows = await fetch_page(
                 "order",
@@ -94,7 +126,7 @@ class OrderQuery:
                 after,
                 lambda: queries.order_page(
                     conn,
-                    user_id=None if user_id is None else str(user_id),
+                    user_id=owner,
                     first=first,
                     after=None if after is None else str(after),
                 ),
@@ -111,11 +143,17 @@ class OrderMutation:
         self, info: Info, input: CreateOrderInput, request_id: RequestId = None
     ) -> Order:
         context = info.context
+        identity = context.signed_in()
+        user_id = _customer(identity, input.user_id)
+        assert identity.subject is not None
         command_id = command_id_for(
-            mutation="createOrder", tenant_id=context.tenant_id, request_id=request_id
+            mutation="createOrder",
+            tenant_id=identity.tenant,
+            actor=identity.subject,
+            request_id=request_id,
         )
         order_id = new_entity_id(command_id)
-        order = await _priced_order(info, order_id, input)
+        order = await _priced_order(info, order_id, user_id, input)
         await context.sagas.place(order, context.command_context(command_id))
         return await _order(info, order_id)
 
@@ -152,6 +190,7 @@ class OrderSubscription:
         self, info: Info, order_id: strawberry.ID, after_version: int = 0
     ) -> AsyncGenerator[OrderUpdate, None]:
         context = info.context
+        await _order(info, str(order_id))  # someone else's order is as good as missing
         version = after_version
         async with context.notifications.subscription() as woken:
             while True:

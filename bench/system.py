@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +23,7 @@ from temporalio.worker import Worker
 import bootstrap
 from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
 from bench.harness import Result, per_second, percentile
+from devstack.issuer import DevIssuer
 from settings import Settings
 from worker import running_worker
 
@@ -47,8 +50,10 @@ async def running_system(database_url: str, client: Client, psp_url: str) -> Asy
         n: f"bench-{n}-{uuid.uuid4()}"
         for n in ("command", "orders", "inventory", "payments", "shipping")
     }
+    issuer = DevIssuer(Path(tempfile.mkdtemp(prefix="bench-issuer-")))
     settings = Settings.model_validate(
         {
+            **issuer.trusted_by(),
             "database_url": database_url,
             "temporal_address": client.service_client.config.target_host,
             "psp_url": psp_url,
@@ -82,7 +87,10 @@ async def running_system(database_url: str, client: Client, psp_url: str) -> Asy
         running_worker(settings, client, registry=CollectorRegistry()),
         app.router.lifespan_context(app),
         httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://bench",
+            timeout=60,
+            headers={"authorization": f"Bearer {issuer.token(subject='bench', roles=['admin'])}"},
         ) as http,
     ):
         yield System(http=http, app=app, client=client, settings=settings)

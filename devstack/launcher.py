@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.issuer import dev_issuer
 from devstack.servers import (
     EmbeddedPostgres,
     child_env,
@@ -91,8 +92,10 @@ def run_dev(settings: Settings) -> None:
         from database import migrate
 
         migrate(database_url)
+        issuer = dev_issuer(data_dir)
         env = child_env(
             {
+                **issuer.settings_env(),
                 "DATABASE_URL": database_url,
                 "TEMPORAL_ADDRESS": temporal_address,
                 "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
@@ -102,6 +105,7 @@ def run_dev(settings: Settings) -> None:
         for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
         api = f"http://{settings.api_host}:{settings.api_port}"
+        admin_token = issuer.token(subject="dev-admin", roles=["admin"], ttl_seconds=86_400)
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
         ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"
         print(
@@ -113,6 +117,9 @@ def run_dev(settings: Settings) -> None:
             " (simulator; PUT /control to inject faults)\n"
             f"  PostgreSQL    {database_url}\n"
             f"  Data          {data_dir}\n"
+            f"\n  Admin token   {admin_token}\n"
+            "  (valid for a day; send it as `Authorization: Bearer <token>`;\n"
+            "  `./dev token --sub USER --role customer|admin` makes others)\n"
             "\n  Ctrl-C stops everything; the data stays for the next run.\n",
             flush=True,
         )

@@ -4,8 +4,10 @@ TEST_DATABASE_URL is set) and a real Temporal dev server, once per session."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import bootstrap
 from database import create_engine, migrate
+from devstack.issuer import DevIssuer
 from devstack.servers import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
@@ -120,15 +123,33 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-class GraphQL:
-    """Posts GraphQL documents to the app the way a frontend does."""
+ISSUER = DevIssuer(Path(tempfile.mkdtemp(prefix="shop-test-issuer-")))
+"""The token issuer every test's API trusts."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+
+def token(subject: str = "test-admin", *, role: str = "admin", **options: Any) -> str:
+    """A valid token of the test issuer (an admin's, unless told otherwise)."""
+    return ISSUER.token(subject=subject, roles=[role], **options)
+
+
+class GraphQL:
+    """Posts GraphQL documents to the app the way a frontend does, signed in as an admin.
+
+    `as_user(token)` gives a client with another token (None: no token at all).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, bearer: str | None = None) -> None:
         self.http = http
+        self.bearer = bearer
+
+    def as_user(self, bearer: str | None) -> GraphQL:
+        return GraphQL(self.http, bearer)
 
     async def __call__(
         self, query: str, variables: dict[str, Any] | None = None, **headers: str
     ) -> dict[str, Any]:
+        if self.bearer is not None:
+            headers.setdefault("authorization", f"Bearer {self.bearer}")
         response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
         )
@@ -187,6 +208,7 @@ def make_settings(
         for name in ("command", "orders", "inventory", "payments", "shipping")
     }
     values: dict[str, Any] = {
+        **ISSUER.trusted_by(),
         "database_url": database_url,
         "temporal_address": temporal_address,
         "psp_url": psp_url,
@@ -220,7 +242,9 @@ async def running_api(settings: Settings) -> AsyncIterator[System]:
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
-        yield System(gql=GraphQL(http), http=http, app=app, settings=settings, registry=registry)
+        yield System(
+            gql=GraphQL(http, token()), http=http, app=app, settings=settings, registry=registry
+        )
 
 
 @asynccontextmanager
@@ -240,7 +264,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a `shop` process read these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        if value is not None:
+        if isinstance(value, list):
+            env[name.upper()] = json.dumps(value)
+        elif value is not None:
             env[name.upper()] = str(value)
     return env
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -70,8 +71,17 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(dev_env, repo_root):
         graphiql = httpx.get(f"http://127.0.0.1:{api}/graphiql", headers={"accept": "text/html"})
         assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
         assert httpx.get(f"http://127.0.0.1:{api}/readyz").json()["ready"] is True
+        admin_token = re.search(r"Admin token\s+(\S+)", banner)
+        assert admin_token is not None, banner
+        anonymous = httpx.post(
+            f"http://127.0.0.1:{api}/graphql",
+            json={"query": 'mutation { createCategory(input: { name: "X" }) { id } }'},
+            timeout=30,
+        ).json()
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
         created = httpx.post(
             f"http://127.0.0.1:{api}/graphql",
+            headers={"authorization": f"Bearer {admin_token.group(1)}"},
             json={
                 "query": 'mutation { createCategory(input: { name: "Electronics" }) { id name } }'
             },

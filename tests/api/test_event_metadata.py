@@ -5,11 +5,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from tests.api.catalog_client import unique
+from tests.conftest import token
 
 
-async def test_events_carry_the_requests_correlation_actor_and_tenant(system, engine):
-    headers = {"x-correlation-id": "corr-42", "x-actor": "alice", "x-tenant-id": "acme"}
-    body = await system.gql(
+async def test_events_carry_the_tokens_actor_and_tenant_and_the_requests_correlation(
+    system, engine
+):
+    # Headers naming someone else mean nothing once a token says who is calling.
+    headers = {"x-correlation-id": "corr-42", "x-actor": "mallory", "x-tenant-id": "evil"}
+    body = await system.gql.as_user(token("alice", tenant="acme"))(
         "mutation($n: String!) { createCategory(input: {name: $n}) { id } }",
         {"n": unique("Meta")},
         **headers,

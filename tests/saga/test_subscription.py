@@ -11,6 +11,7 @@ import uvicorn
 import websockets
 from websockets.typing import Subprotocol
 
+from tests.conftest import token
 from tests.saga.orders_client import place, stocked_product
 
 SUBSCRIBE = (
@@ -19,13 +20,20 @@ SUBSCRIBE = (
 )
 
 
-async def collect(port: int, variables: dict[str, Any]) -> list[dict[str, Any]]:
+async def collect(
+    port: int, variables: dict[str, Any], bearer: str | None = None
+) -> list[dict[str, Any]]:
     """Every `next` payload of one subscription, until the server completes it."""
+    bearer = bearer or token()
     updates = []
     async with websockets.connect(
         f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
     ) as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}
+            )
+        )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(
             json.dumps(
