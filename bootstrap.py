@@ -120,6 +120,7 @@ def token_verifier(settings: Settings) -> TokenVerifier:
         roles_claim=settings.auth_roles_claim,
         tenant_claim=settings.auth_tenant_claim,
         leeway_seconds=settings.auth_leeway_seconds,
+        jwks_cooldown_seconds=settings.auth_jwks_cooldown_seconds,
     )
 
 

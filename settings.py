@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     )
     auth_tenant_claim: str = "tenant"
     auth_leeway_seconds: float = Field(default=30.0, description="Clock skew allowed on exp/nbf.")
+    auth_jwks_cooldown_seconds: float = Field(
+        default=30.0, description="Least time between refetches of the JWKS for unknown key ids."
+    )
 
     psp_url: str = "http://127.0.0.1:4010"
     psp_host: str = "127.0.0.1"

@@ -49,6 +49,7 @@ class TokenVerifier:
         roles_claim: str = "roles",
         tenant_claim: str = "tenant",
         leeway_seconds: float = 30.0,
+        jwks_cooldown_seconds: float = 30.0,
     ) -> None:
         sources = [s for s in (jwks_url, public_key, shared_secret) if s is not None]
         if len(sources) != 1:
@@ -65,7 +66,13 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._algorithms = sorted(chosen)
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        # An unknown `kid` refetches the key set, at most once per cooldown, so
+        # forged tokens with made-up key ids cannot make us hammer the issuer.
+        self._jwks = (
+            jwt.PyJWKClient(jwks_url, cache_keys=True, cooldown_duration=jwks_cooldown_seconds)
+            if jwks_url
+            else None
+        )
         self._key: Any = None
         if public_key is not None:
             self._key = load_pem_public_key(public_key.encode())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -52,13 +54,14 @@ async def collect(
             updates.append(message["payload"]["data"]["orderUpdated"])
 
 
-async def test_each_status_change_arrives_in_order(system):
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[int]:
+    """The app on a real port; it is already started by the fixture, so no second lifespan."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # The app is already started by the fixture; serve it without a second lifespan.
+        port: int = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(system.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
     )
     serving = asyncio.create_task(server.serve())
     try:
@@ -66,15 +69,73 @@ async def test_each_status_change_arrives_in_order(system):
             if server.started:
                 break
             await asyncio.sleep(0.01)
+        yield port
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def init(port: int, payload: dict[str, Any] | None) -> Any:
+    """A socket after its connection_init: what the server answered, or how it closed."""
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        message: dict[str, Any] = {"type": "connection_init"}
+        if payload is not None:
+            message["payload"] = payload
+        await ws.send(json.dumps(message))
+        try:
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))["type"]
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+async def test_a_socket_must_sign_in_before_it_subscribes(system):
+    async with served(system.app) as port:
+        assert await init(port, None) == 4403
+        assert await init(port, {"Authorization": "Bearer forged.token.here"}) == 4403
+        assert await init(port, {"Authorization": f"Bearer {token()}"}) == "connection_ack"
+
+
+async def first_answer(port: int, bearer: str, order_id: str) -> dict[str, Any]:
+    """The first message a subscription to `order_id` gets."""
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        payload = {"Authorization": f"Bearer {bearer}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        subscribe = {"query": SUBSCRIBE, "variables": {"id": order_id}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        return message
+
+
+async def test_someone_elses_order_cannot_be_followed(system):
+    product = await stocked_product(system.gql, stock=1)
+    carol = system.gql.as_user(token("carol", role="customer"))
+    order_id = (await place(carol, [(product["id"], 1)], user=None))["data"]["createOrder"]["id"]
+    dave = token("dave", role="customer")
+    async with served(system.app) as port:
+        theirs = await first_answer(port, dave, order_id)
+        missing = await first_answer(port, dave, "no-such-order")
+    # Exactly as for an order that does not exist: nothing to tell the ids apart.
+    [their_error] = theirs["payload"]["errors"]
+    [missing_error] = missing["payload"]["errors"]
+    assert their_error["message"].replace(order_id, "ID") == missing_error["message"].replace(
+        "no-such-order", "ID"
+    )
+    assert "does not exist" in their_error["message"]
+
+
+async def test_each_status_change_arrives_in_order(system):
+    async with served(system.app) as port:
         product = await stocked_product(system.gql, price=700, stock=2)
         order_id = (await place(system.gql, [(product["id"], 2)]))["data"]["createOrder"]["id"]
 
         updates = await collect(port, {"id": order_id})
         # A client that reconnects after version 3 gets the rest, and only that.
         resumed = await collect(port, {"id": order_id, "after": 3})
-    finally:
-        server.should_exit = True
-        await serving
 
     assert [u["status"] for u in updates] == [
         "PENDING",
