@@ -73,6 +73,7 @@ class CommandActivities:
             actor=context.actor,
             tenant_id=context.tenant_id,
             trace=context.trace or trace_context(),
+            fingerprint=request.fingerprint,
         )
         handler = HANDLERS[type(command)]
 
@@ -100,7 +101,8 @@ class CommandActivities:
             return CommandResult(
                 failure=CommandFailure(
                     code=refusal.code.value, message=refusal.message, field=refusal.field
-                )
+                ),
+                fingerprint=request.fingerprint,
             )
         log.info(
             "command applied",
@@ -108,4 +110,6 @@ class CommandActivities:
             position=str(position) if position else None,
             correlation_id=context.correlation_id,
         )
-        return CommandResult(position=str(position) if position else None)
+        return CommandResult(
+            position=str(position) if position else None, fingerprint=request.fingerprint
+        )

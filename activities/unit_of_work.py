@@ -10,8 +10,9 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.errors import Conflict
 from domain.messages import DomainEvent
-from eventstore import EventMetadata, EventStore, Position, WrongExpectedVersion
+from eventstore import EventMetadata, EventStore, Position, PreviousOutcome, WrongExpectedVersion
 from read_models import Projection
 
 S = TypeVar("S")
@@ -121,6 +122,17 @@ class UnitOfWork:
 Handler = Callable[[UnitOfWork], Awaitable[None]]
 
 
+def _require_same_input(previous: PreviousOutcome, metadata: EventMetadata) -> None:
+    """A command id the client chose (its `requestId`) may come back only with the same input."""
+    if None not in (previous.fingerprint, metadata.fingerprint) and (
+        previous.fingerprint != metadata.fingerprint
+    ):
+        raise Conflict(
+            "this requestId was used before with other input; send a new requestId",
+            field="requestId",
+        )
+
+
 async def run_in_unit_of_work(
     engine: AsyncEngine,
     store: EventStore,
@@ -141,7 +153,8 @@ async def run_in_unit_of_work(
             async with engine.begin() as conn:
                 previous = await store.previous_outcome(conn, metadata.command_id)
                 if previous is not None:
-                    return previous
+                    _require_same_input(previous, metadata)
+                    return previous.position
                 unit = UnitOfWork(conn, store, metadata, projections)
                 await handler(unit)
                 position = await unit.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -34,6 +35,7 @@ RequestId = Annotated[
 ]
 """The optional `requestId` argument every mutation takes."""
 
+_REUSED_REQUEST_ID = "this requestId was used before with other input; send a new requestId"
 _REQUEST_IDS = uuid.UUID("8a4c5e0e-4f55-4c36-9a53-1f6f0f3c8f11")
 _ENTITY_IDS = uuid.UUID("0f1f7a64-98c8-4a1e-8a2f-5be2c2a9b6d3")
 
@@ -78,10 +80,12 @@ class CommandSender:
 
     async def send(self, command: AnyCommand, context: CommandContext) -> CommandResult:
         """Run `command`; raises `ApiError` when it is refused or cannot complete."""
+        fingerprint = hashlib.sha256(command.model_dump_json().encode()).hexdigest()
         request = CommandRequest(
             command=command,
             context=context,
             activity_timeout_seconds=self._activity_timeout.total_seconds(),
+            fingerprint=fingerprint,
         )
         try:
             result: CommandResult = await self._client.execute_workflow(
@@ -100,6 +104,9 @@ class CommandSender:
                 ErrorCode.INTERNAL,
                 "the command could not be completed; retry with the same requestId",
             ) from error
+        if result.fingerprint not in (None, fingerprint):
+            # Joined a running command of the same requestId, sent with other input.
+            raise ApiError(ErrorCode.CONFLICT, _REUSED_REQUEST_ID, field="requestId")
         if result.failure is not None:
             failure = result.failure
             raise ApiError(ErrorCode(failure.code), failure.message, field=failure.field)

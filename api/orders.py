@@ -65,6 +65,28 @@ def _customer(identity: Identity, user_id: strawberry.ID | None) -> str:
     return str(user_id)
 
 
+async def _require_same_order(info: Info, order: PlaceOrder) -> None:
+    """The order a `requestId` names must be the one asked for now, not an earlier other one.
+
+    Checked after placing: a request that joined an earlier one's saga finds
+    that saga's order here, whether it was still running or had finished.
+    """
+    async with info.context.engine.connect() as conn:
+        placed = (await queries.order_rows(conn, [order.order_id])).get(order.order_id)
+        lines = (await queries.items_of_orders(conn, [order.order_id])).get(order.order_id, [])
+    asked = [(item.product_id, item.quantity) for item in order.items]
+    if placed is None or (
+        placed["user_id"] == order.user_id
+        and [(line["product_id"], line["quantity"]) for line in lines] == asked
+    ):
+        return
+    raise ApiError(
+        ErrorCode.CONFLICT,
+        "this requestId was used before with other input; send a new requestId",
+        field="requestId",
+    )
+
+
 async def _priced_order(
     info: Info, order_id: str, user_id: str, order: CreateOrderInput
 ) -> PlaceOrder:
@@ -155,6 +177,7 @@ class OrderMutation:
         order_id = new_entity_id(command_id)
         order = await _priced_order(info, order_id, user_id, input)
         await context.sagas.place(order, context.command_context(command_id))
+        await _require_same_order(info, order)
         return await _order(info, order_id)
 
     @strawberry.mutation(

@@ -8,7 +8,15 @@ only the composition root and the projector's runner import those.
 
 from eventstore.errors import EventStoreError, WrongExpectedVersion
 from eventstore.port import EventStore, Notifications
-from eventstore.records import START, AppendResult, Backlog, EventMetadata, Position, RecordedEvent
+from eventstore.records import (
+    START,
+    AppendResult,
+    Backlog,
+    EventMetadata,
+    Position,
+    PreviousOutcome,
+    RecordedEvent,
+)
 from eventstore.registry import EventRegistry, UnknownEventType
 
 __all__ = [
@@ -21,6 +29,7 @@ __all__ = [
     "EventStoreError",
     "Notifications",
     "Position",
+    "PreviousOutcome",
     "RecordedEvent",
     "UnknownEventType",
     "WrongExpectedVersion",

@@ -14,7 +14,15 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.messages import DomainEvent
-from eventstore.records import START, AppendResult, Backlog, EventMetadata, Position, RecordedEvent
+from eventstore.records import (
+    START,
+    AppendResult,
+    Backlog,
+    EventMetadata,
+    Position,
+    PreviousOutcome,
+    RecordedEvent,
+)
 
 
 class EventStore(Protocol):
@@ -66,8 +74,10 @@ class EventStore(Protocol):
         """Settled events after `after` (counted up to `limit`) and when the oldest was recorded."""
         ...
 
-    async def previous_outcome(self, conn: AsyncConnection, command_id: str) -> Position | None:
-        """Where an already-applied command's last event sits, or None if it never ran."""
+    async def previous_outcome(
+        self, conn: AsyncConnection, command_id: str
+    ) -> PreviousOutcome | None:
+        """What an already-applied command left (its last event), or None if it never ran."""
         ...
 
     async def lock_streams(self, conn: AsyncConnection, stream_ids: Iterable[str]) -> None:

@@ -28,6 +28,7 @@ from eventstore.records import (
     Backlog,
     EventMetadata,
     Position,
+    PreviousOutcome,
     RecordedEvent,
 )
 from eventstore.registry import EventRegistry
@@ -99,7 +100,11 @@ _READ_SETTLED = _READ_ANY.where(events.c.transaction_id < _SETTLED_HORIZON)
 # Built once: every command runs it, and SQLAlchemy would otherwise work out
 # the cache key of a freshly built join each time (measured: a third of its cost).
 _PREVIOUS_OUTCOME = (
-    sa.select(events.c.transaction_id, events.c.position)
+    sa.select(
+        events.c.transaction_id,
+        events.c.position,
+        events.c.metadata["fingerprint"].astext.label("fingerprint"),
+    )
     .join(
         stream_commands,
         sa.and_(
@@ -279,10 +284,14 @@ class PostgresEventStore:
         rows = await conn.execute(_READ_CORRELATED, {"correlation_id": correlation_id})
         return [self._decode(row) for row in rows]
 
-    async def previous_outcome(self, conn: AsyncConnection, command_id: str) -> Position | None:
-        """Where an already-applied command's last event sits, or None if it never ran."""
+    async def previous_outcome(
+        self, conn: AsyncConnection, command_id: str
+    ) -> PreviousOutcome | None:
+        """What an already-applied command left (its last event), or None if it never ran."""
         row = (await conn.execute(_PREVIOUS_OUTCOME, {"command_id": command_id})).one_or_none()
-        return None if row is None else Position(row.transaction_id, row.position)
+        if row is None:
+            return None
+        return PreviousOutcome(Position(row.transaction_id, row.position), row.fingerprint)
 
     async def backlog(
         self, conn: AsyncConnection, *, after: Position, limit: int = 10_000

@@ -57,6 +57,17 @@ class EventMetadata(BaseModel):
     actor: str = "anonymous"
     tenant_id: str = "default"
     trace: dict[str, str] = Field(default_factory=dict)
+    fingerprint: str | None = None
+    """A digest of the command's input, where a client chose its id (a `requestId`):
+    the same id with another input is refused rather than answered with the first result."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousOutcome:
+    """What an already-applied command left: its last event's position, and its fingerprint."""
+
+    position: Position
+    fingerprint: str | None
 
 
 @dataclass(frozen=True, slots=True)

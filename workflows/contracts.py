@@ -60,6 +60,8 @@ class CommandRequest(BaseModel):
     command: AnyCommand
     context: CommandContext
     activity_timeout_seconds: float
+    fingerprint: str | None = None
+    """A digest of the command, when its id came from the client's `requestId`."""
 
 
 class CommandFailure(BaseModel):
@@ -82,6 +84,8 @@ class CommandResult(BaseModel):
 
     position: str | None = None
     failure: CommandFailure | None = None
+    fingerprint: str | None = None
+    """The fingerprint of the request that ran: another request that joined it can tell."""
 
 
 def command_workflow_id(command_id: str) -> str:

@@ -7,7 +7,15 @@ import uuid
 
 import sqlalchemy as sa
 
-from tests.api.catalog_client import create_category, create_product, event_count, unique
+from tests.api.catalog_client import (
+    create_category,
+    create_product,
+    error_of,
+    event_count,
+    unique,
+)
+from tests.conftest import token
+from tests.saga.orders_client import place, stocked_product, until_final
 
 ADD_STOCK = (
     "mutation($p: ID!, $r: String) { addStock(input: {productId: $p, quantity: 2}, requestId: $r)"
@@ -68,3 +76,55 @@ async def test_the_same_request_id_on_another_mutation_is_another_command(system
     )["createProduct"]
     assert product["category"]["id"] == category["id"]
     assert product["id"] != category["id"]
+
+
+CREATE_CATEGORY = (
+    "mutation($n: String!, $r: String) { createCategory(input: {name: $n}, requestId: $r) { id } }"
+)
+
+
+async def test_a_request_id_reused_with_other_input_is_a_conflict(system, engine):
+    request_id = str(uuid.uuid4())
+    await system.gql.data(CREATE_CATEGORY, {"n": unique("First"), "r": request_id})
+    before = await event_count(engine)
+    body = await system.gql(CREATE_CATEGORY, {"n": unique("Second"), "r": request_id})
+    assert error_of(body) == {
+        "code": "CONFLICT",
+        "field": "requestId",
+        "message": "this requestId was used before with other input; send a new requestId",
+    }
+    assert await event_count(engine) == before
+
+
+async def test_concurrent_requests_of_one_request_id_with_other_input_never_share_a_result(system):
+    request_id = str(uuid.uuid4())
+    names = [unique(f"Racer{n}") for n in range(4)]
+    bodies = await asyncio.gather(
+        *(system.gql(CREATE_CATEGORY, {"n": name, "r": request_id}) for name in names)
+    )
+    applied = [body for body in bodies if body.get("data") and body["data"]["createCategory"]]
+    assert len(applied) == 1, bodies
+    for body in bodies:
+        if body not in applied:
+            assert error_of(body)["field"] == "requestId"
+
+
+async def test_an_order_request_id_reused_with_other_lines_is_a_conflict(system):
+    product = await stocked_product(system.gql, stock=5)
+    request_id = str(uuid.uuid4())
+    first = await place(system.gql, [(product["id"], 1)], request_id=request_id)
+    order_id = first["data"]["createOrder"]["id"]
+    again = await place(system.gql, [(product["id"], 1)], request_id=request_id)
+    assert again["data"]["createOrder"]["id"] == order_id
+    other = await place(system.gql, [(product["id"], 2)], request_id=request_id)
+    assert (error_of(other)["code"], error_of(other)["field"]) == ("CONFLICT", "requestId")
+    assert (await until_final(system.gql, order_id))["items"][0]["quantity"] == 1
+
+
+async def test_one_request_id_of_two_callers_is_two_commands(system):
+    request_id = str(uuid.uuid4())
+    alice = system.gql.as_user(token("alice"))
+    bob = system.gql.as_user(token("bob"))
+    first = await alice.data(CREATE_CATEGORY, {"n": unique("Alice"), "r": request_id})
+    second = await bob.data(CREATE_CATEGORY, {"n": unique("Bob"), "r": request_id})
+    assert first["createCategory"]["id"] != second["createCategory"]["id"]
