@@ -73,8 +73,12 @@ def _migrate(settings: Settings) -> None:
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> None:
-    from devstack.issuer import dev_issuer
+    from devstack.issuer import ISSUER, dev_issuer
 
+    if settings.auth_issuer not in (None, ISSUER):
+        raise SystemExit(
+            f"shop token signs for the dev issuer only; this API trusts {settings.auth_issuer}"
+        )
     issuer = dev_issuer(settings.data_dir)
     print(
         issuer.token(subject=args.sub, roles=[args.role], tenant=args.tenant, ttl_seconds=args.ttl)

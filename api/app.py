@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, WebSocket
 from prometheus_client import CollectorRegistry
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from api.context import Context, Services, context_from_request
@@ -67,7 +68,14 @@ def create_app(
 
     schema = build_schema(metrics)
     for prefix in ("/graphql", "/graphiql"):
-        app.include_router(SignedInSockets(schema, context_getter=get_context), prefix=prefix)
+        router = SignedInSockets(
+            schema,
+            context_getter=get_context,
+            # Only graphql-transport-ws: the legacy graphql-ws has no init timeout
+            # and lets a socket sign in again as someone else.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        app.include_router(router, prefix=prefix)
 
     def checks() -> dict[str, Check]:
         services: Services = app.state.services

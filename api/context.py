@@ -65,6 +65,9 @@ class Context(BaseContext):
         """Who is calling; a token that was sent but is not valid is refused, never ignored."""
         if self._auth_failure is not None:
             raise ApiError(ErrorCode.UNAUTHENTICATED, self._auth_failure)
+        if not self._identity.current(self._verifier.leeway_seconds):
+            # A WebSocket outlives its token: it may do nothing more once that expires.
+            raise ApiError(ErrorCode.UNAUTHENTICATED, "the token has expired; sign in again")
         return self._identity
 
     def signed_in(self) -> Identity:

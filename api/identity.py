@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,6 +26,12 @@ class Identity:
     subject: str | None
     tenant: str
     roles: frozenset[Role] = frozenset()
+    expires_at: float | None = None
+    """When the token expires (Unix time); None for an anonymous caller."""
+
+    def current(self, leeway_seconds: float = 0.0) -> bool:
+        """Whether the token behind this identity is still valid (a socket outlives it)."""
+        return self.expires_at is None or time.time() <= self.expires_at + leeway_seconds
 
     @property
     def signed_in(self) -> bool:

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
+from read_models import queries
 
 # The domain's own enums, registered as GraphQL enums (not copies of them).
 strawberry.enum(
@@ -143,5 +144,7 @@ class OrderUpdate:
 
     @strawberry.field(description="The order as it is now.")
     async def order(self, info: Info) -> Order | None:
-        row = await info.context.loaders.order.load(self.order_id)
+        # Read afresh on every update: a subscription's loaders would serve the first one.
+        async with info.context.engine.connect() as conn:
+            row = (await queries.order_rows(conn, [str(self.order_id)])).get(str(self.order_id))
         return None if row is None else Order.from_row(row)

@@ -44,13 +44,18 @@ def _visible(identity: Identity, row: RowMapping | None) -> RowMapping | None:
     return row
 
 
-async def _order(info: Info, order_id: str) -> Order:
+async def _order_row(info: Info, order_id: str) -> RowMapping:
+    """The order's row, read now; NOT_FOUND when it is missing or someone else's."""
     identity = info.context.signed_in()
     async with info.context.engine.connect() as conn:
         row = _visible(identity, (await queries.order_rows(conn, [order_id])).get(order_id))
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"order {order_id} does not exist", field="id")
-    return Order.from_row(row)
+    return row
+
+
+async def _order(info: Info, order_id: str) -> Order:
+    return Order.from_row(await _order_row(info, order_id))
 
 
 def _customer(identity: Identity, user_id: strawberry.ID | None) -> str:
@@ -213,11 +218,14 @@ class OrderSubscription:
         self, info: Info, order_id: strawberry.ID, after_version: int = 0
     ) -> AsyncGenerator[OrderUpdate, None]:
         context = info.context
-        await _order(info, str(order_id))  # someone else's order is as good as missing
+        order = await _order_row(info, str(order_id))  # someone else's is as good as missing
+        if order["status"] in FINAL_STATES and after_version >= order["version"]:
+            return  # the client has seen every change there will ever be
         version = after_version
         async with context.notifications.subscription() as woken:
             while True:
                 woken.clear()
+                context.signed_in()  # ends the subscription once the socket's token expires
                 async with context.engine.connect() as conn:
                     rows = await queries.order_updates_after(conn, str(order_id), version)
                 for row in rows:

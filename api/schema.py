@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
@@ -13,7 +13,9 @@ from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
 from api.catalog import CatalogMutation, CatalogQuery
+from api.context import Context
 from api.errors import ErrorCodes, log_unexpected
+from api.loaders import Loaders
 from api.orders import OrderMutation, OrderQuery, OrderSubscription
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
@@ -35,6 +37,20 @@ class OperationTracing(OpenTelemetryExtension):
         **kwargs: Any,
     ) -> Any:
         return _next(root, info, *args, **kwargs)
+
+
+class LoadersPerOperation(SchemaExtension):
+    """Fresh DataLoaders for each operation.
+
+    Over HTTP a context serves one operation, but a WebSocket's context lives
+    as long as the socket: its loaders would serve stale rows and grow forever.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.loaders = Loaders.for_request(context.engine)
+        yield
 
 
 class ShopSchema(Schema):
@@ -62,7 +78,7 @@ class Subscription(OrderSubscription):
 
 def build_schema(metrics: ApiMetrics | None = None) -> Schema:
     """The schema; with `metrics`, every operation is counted and timed."""
-    extensions: list[type[SchemaExtension]] = [OperationTracing]
+    extensions: list[type[SchemaExtension]] = [LoadersPerOperation, OperationTracing]
     if metrics is not None:
         extensions.append(graphql_metrics_extension(metrics))
     # Last, so that the extensions before it see the coded errors it leaves.

@@ -42,9 +42,14 @@ class DevIssuer:
             public = key.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
-            self.private_key_file.touch(mode=0o600)
-            self.private_key_file.write_bytes(private)
-            self.public_key_file.write_bytes(public)
+            # Public key first, private key last and whole (a rename), so a crash
+            # half-way never leaves a key file that exists but is empty.
+            for path, content in ((self.public_key_file, public), (self.private_key_file, private)):
+                partial = path.with_suffix(".partial")
+                partial.unlink(missing_ok=True)
+                partial.touch(mode=0o600)
+                partial.write_bytes(content)
+                partial.replace(path)
         return self.public_key_file
 
     def token(

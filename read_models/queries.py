@@ -111,9 +111,12 @@ async def _page(
     if match is not None:
         query = query.where(match)
     if after is not None:
-        anchor = (
-            await conn.execute(sa.select(created, table.c.id).where(table.c.id == after))
-        ).one_or_none()
+        # The anchor must be in the same list: a row outside it (another user's
+        # order) is as unknown as a missing one, so ids cannot be probed.
+        anchor_query = sa.select(created, table.c.id).where(table.c.id == after)
+        if match is not None:
+            anchor_query = anchor_query.where(match)
+        anchor = (await conn.execute(anchor_query)).one_or_none()
         if anchor is None:
             raise UnknownCursor(after)
         query = query.where(key > sa.tuple_(*anchor))

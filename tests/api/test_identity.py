@@ -79,6 +79,8 @@ def _forged_tokens() -> dict[str, str]:
         "wrong issuer": _signed(_claims(iss="https://evil.example")),
         "no expiry": _signed(_claims(exp=None)),
         "no subject": _signed(_claims(sub=None)),
+        "a subject with spaces": _signed(_claims(sub=" carol ")),
+        "a subject too long": _signed(_claims(sub="x" * 101)),
         "another key": jwt.encode(_claims(), other_key, algorithm=ALGORITHM),
         "HS256 keyed with our public key": f"{hs_header}.{hs_body}.{hs_signature}",
         "garbage": "not-a-jwt",
@@ -94,6 +96,8 @@ async def test_a_bad_token_is_unauthenticated_everywhere_and_writes_nothing(syst
     before = await event_count(engine)
     refused = error_of(await forged(CREATE_CATEGORY, {"n": unique("Forged")}))
     assert refused["code"] == "UNAUTHENTICATED", (kind, refused)
+    # Nothing about why: the reason goes to the server's log only.
+    assert refused["message"] in ("the token is not valid", "the token has expired"), refused
     # A public read with a bad token is refused too, not served as anonymous.
     assert error_of(await forged("{ categories { id } }"))["code"] == "UNAUTHENTICATED"
     assert await event_count(engine) == before
@@ -156,6 +160,14 @@ async def test_a_customer_orders_for_themself_and_sees_only_their_own_orders(sys
     assert {o["userId"] for o in (await carol.data(ORDERS, {"u": None}))["orders"]} == {"carol"}
     assert (await dave.data(ORDERS, {"u": None}))["orders"] == []
     assert error_of(await dave(ORDERS, {"u": "carol"}))["code"] == "FORBIDDEN"
+    # Paging after someone else's order is as unknown as paging after a missing one.
+    page = "query($a: ID) { orders(first: 10, after: $a) { id } }"
+    theirs_cursor = error_of(await dave(page, {"a": order["id"]}))
+    missing_cursor = error_of(await dave(page, {"a": "no-such-order"}))
+    assert theirs_cursor["code"] == missing_cursor["code"] == "VALIDATION"
+    assert theirs_cursor["message"].replace(order["id"], "X") == missing_cursor["message"].replace(
+        "no-such-order", "X"
+    )
 
     # An admin sees every order, and places orders for any user.
     admin = system.gql
@@ -204,3 +216,17 @@ def test_shop_token_prints_one_token_the_issuer_signed(tmp_path: Path, repo_root
     )
     assert (claims["sub"], claims["roles"], claims["tenant"]) == ("u-1", ["customer"], "acme")
     assert 110 <= claims["exp"] - time.time() <= 121
+
+
+def test_shop_token_refuses_to_sign_for_another_issuer(tmp_path: Path, repo_root: Path):
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "AUTH_ISSUER": "https://login.example.com"}
+    run = subprocess.run(
+        [*CLI, "token", "--sub", "u-1", "--role", "admin"],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode != 0 and run.stdout == ""
+    assert "dev issuer only" in run.stderr
+    assert not (tmp_path / "dev-issuer").exists()

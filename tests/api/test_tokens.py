@@ -12,11 +12,15 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import bootstrap
+from api.context import Context
+from api.errors import ApiError
 from api.identity import Role
 from api.tokens import InvalidToken, TokenVerifier
+from domain.errors import ErrorCode
 from settings import Settings
 
 SECRET = "s" * 32
@@ -68,7 +72,7 @@ async def test_claims_become_the_identity_with_roles_from_a_configured_path():
     identity = await verifier.identify(token)
     assert (identity.subject, identity.tenant) == ("u", "acme")
     assert identity.roles == frozenset({Role.ADMIN})
-    plain = await hs_verifier().identify(jwt.encode(claims(roles="customer"), SECRET, "HS256"))
+    plain = await hs_verifier().identify(jwt.encode(claims(roles=["customer"]), SECRET, "HS256"))
     assert (plain.tenant, plain.roles) == ("default", frozenset({Role.CUSTOMER}))
 
 
@@ -88,10 +92,12 @@ class Issuer:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.fetches = 0
+        self.made = 0
         self.rotate()
 
     def rotate(self) -> str:
-        kid = f"key-{len(self.keys) + 1}"
+        self.made += 1
+        kid = f"key-{self.made}"
         self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return kid
 
@@ -157,3 +163,74 @@ async def test_made_up_key_ids_do_not_make_the_verifier_hammer_the_issuer(issuer
         with pytest.raises(InvalidToken):
             await verifier.identify(made_up)
     assert state.fetches <= 2  # the first fetch, and at most one refetch per cooldown
+
+
+async def test_a_key_the_issuer_withdraws_is_no_longer_trusted(issuer):
+    state, url = issuer
+    verifier = TokenVerifier(
+        issuer="iss", audience="aud", algorithms=["RS256"], jwks_url=url, jwks_cooldown_seconds=0
+    )
+    await verifier.identify(state.sign("key-1", sub="before"))
+    withdrawn = state.keys.pop("key-1")
+    rotated = state.rotate()
+    await verifier.identify(state.sign(rotated, sub="after"))  # an unknown kid: refetched
+    leaked = jwt.encode(claims(sub="new"), withdrawn, "RS256", headers={"kid": "key-1"})
+    with pytest.raises(InvalidToken):
+        await verifier.identify(leaked)
+
+
+async def test_a_header_naming_an_algorithm_the_key_cannot_do_is_refused_not_a_crash(issuer):
+    state, url = issuer
+    allowed = ["RS256", "ES256"]
+    by_jwks = TokenVerifier(issuer="iss", audience="aud", algorithms=allowed, jwks_url=url)
+    other = ec.generate_private_key(ec.SECP256R1())
+    forged = jwt.encode(claims(), other, "ES256", headers={"kid": "key-1"})
+    with pytest.raises(InvalidToken):
+        await by_jwks.identify(forged)
+    pem = (
+        state.keys["key-1"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    by_pem = TokenVerifier(issuer="iss", audience="aud", algorithms=allowed, public_key=pem)
+    with pytest.raises(InvalidToken):
+        await by_pem.identify(jwt.encode(claims(), other, "ES256"))
+    with pytest.raises(ValueError, match="can be verified with this public key"):
+        TokenVerifier(issuer="iss", audience="aud", algorithms=["ES256"], public_key=pem)
+
+
+async def test_roles_come_from_a_list_only_and_claim_names_may_hold_dots():
+    spaced = jwt.encode(claims(roles="admin customer"), SECRET, "HS256")
+    assert (await hs_verifier().identify(spaced)).roles == frozenset()
+    namespaced = hs_verifier(roles_claim="https://shop.example.com/roles")
+    token = jwt.encode(claims(**{"https://shop.example.com/roles": ["admin"]}), SECRET, "HS256")
+    assert (await namespaced.identify(token)).roles == frozenset({Role.ADMIN})
+
+
+def test_a_jwks_url_must_be_https_off_this_host():
+    with pytest.raises(ValueError, match="https"):
+        TokenVerifier(
+            issuer="iss", audience="aud", algorithms=["RS256"], jwks_url="http://idp.example/jwks"
+        )
+
+
+async def test_a_socket_may_do_nothing_more_once_its_token_expires():
+    verifier = hs_verifier(leeway_seconds=0)
+    identity = await verifier.identify(
+        jwt.encode(claims(exp=int(time.time()) + 1), SECRET, "HS256")
+    )
+    context = Context(
+        engine=None,
+        commands=None,
+        sagas=None,
+        notifications=None,
+        correlation_id="c",
+        verifier=verifier,
+        identity=identity,
+    )
+    assert context.signed_in() is identity
+    await asyncio.sleep(2.1)
+    with pytest.raises(ApiError) as refused:
+        context.signed_in()
+    assert refused.value.code is ErrorCode.UNAUTHENTICATED
