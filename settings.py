@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         default="roles", description="The roles' claim, or a dotted path (realm_access.roles)."
     )
     auth_tenant_claim: str = "tenant"
+    dev_graphiql_token: SecretStr | None = Field(
+        default=None,
+        description="Development only (`./dev` sets it): GraphiQL starts with this token in "
+        "its headers. Never set it where real users are.",
+    )
     auth_leeway_seconds: float = Field(default=30.0, description="Clock skew allowed on exp/nbf.")
     auth_jwks_cooldown_seconds: float = Field(
         default=30.0, description="Least time between refetches of the JWKS for unknown key ids."

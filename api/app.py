@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import HTMLResponse
 from prometheus_client import CollectorRegistry
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -32,6 +35,21 @@ class SignedInSockets(GraphQLRouter[Context, None]):
     The token travels as `{"Authorization": "Bearer …"}` in the init payload; a
     socket without a valid one is closed (4403) before any subscription runs.
     """
+
+    def __init__(self, *args: Any, graphiql_token: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._graphiql_token = graphiql_token
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL; in development, with the dev admin token already in its headers."""
+        html = self.graphql_ide_html
+        if self._graphiql_token is not None:
+            headers = json.dumps(json.dumps({"Authorization": f"Bearer {self._graphiql_token}"}))
+            html = html.replace(
+                "React.useState(parameters.headers)",
+                f"React.useState(parameters.headers || {headers})",
+            )
+        return HTMLResponse(html)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -67,10 +85,13 @@ def create_app(
         return await context_from_request(connection, connection.app.state.services)
 
     schema = build_schema(metrics)
+    secret = settings.dev_graphiql_token
+    graphiql_token = None if secret is None else secret.get_secret_value()
     for prefix in ("/graphql", "/graphiql"):
         router = SignedInSockets(
             schema,
             context_getter=get_context,
+            graphiql_token=graphiql_token,
             # Only graphql-transport-ws: the legacy graphql-ws has no init timeout
             # and lets a socket sign in again as someone else.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),

@@ -93,9 +93,11 @@ def run_dev(settings: Settings) -> None:
 
         migrate(database_url)
         issuer = dev_issuer(data_dir)
+        admin_token = issuer.token(subject="dev-admin", roles=["admin"], ttl_seconds=86_400)
         env = child_env(
             {
                 **issuer.settings_env(),
+                "DEV_GRAPHIQL_TOKEN": admin_token,
                 "DATABASE_URL": database_url,
                 "TEMPORAL_ADDRESS": temporal_address,
                 "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
@@ -105,7 +107,6 @@ def run_dev(settings: Settings) -> None:
         for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
         api = f"http://{settings.api_host}:{settings.api_port}"
-        admin_token = issuer.token(subject="dev-admin", roles=["admin"], ttl_seconds=86_400)
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
         ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"
         print(

@@ -73,6 +73,8 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(dev_env, repo_root):
         assert httpx.get(f"http://127.0.0.1:{api}/readyz").json()["ready"] is True
         admin_token = re.search(r"Admin token\s+(\S+)", banner)
         assert admin_token is not None, banner
+        # GraphiQL starts with the dev admin token in its headers.
+        assert f"Bearer {admin_token.group(1)}" in graphiql.text
         anonymous = httpx.post(
             f"http://127.0.0.1:{api}/graphql",
             json={"query": 'mutation { createCategory(input: { name: "X" }) { id } }'},

@@ -230,3 +230,8 @@ def test_shop_token_refuses_to_sign_for_another_issuer(tmp_path: Path, repo_root
     assert run.returncode != 0 and run.stdout == ""
     assert "dev issuer only" in run.stderr
     assert not (tmp_path / "dev-issuer").exists()
+
+
+async def test_graphiql_carries_no_token_unless_development_gives_one(system):
+    page = await system.http.get("/graphiql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "Bearer" not in page.text
