@@ -31,6 +31,7 @@ from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, EventStore
 from eventstore.listener import LogListener
 from eventstore.postgres import PostgresEventStore
+from eventstore.tenancy import scope_transactions
 from observability.tracing import instrument_engine, instrument_http_client
 from psp.client import HttpPaymentProvider
 from settings import Settings
@@ -38,8 +39,17 @@ from workflows.contracts import SagaTimeouts, TaskQueues
 
 
 def database_engine(settings: Settings, *, pool_size: int = 10) -> AsyncEngine:
-    """The process's engine on DATABASE_URL, traced."""
+    """The engine of the api, worker and projector: the app role, each transaction begun as
+    the tenant it acts for, traced."""
     engine = create_engine(settings.require_database_url(), pool_size=pool_size)
+    scope_transactions(engine)
+    instrument_engine(engine)
+    return engine
+
+
+def owner_engine(settings: Settings) -> AsyncEngine:
+    """The engine of the operator commands: the owner role, which sees every tenant."""
+    engine = create_engine(settings.require_database_owner_url(), pool_size=2)
     instrument_engine(engine)
     return engine
 

@@ -68,7 +68,7 @@ def _psp(settings: Settings) -> None:
 def _migrate(settings: Settings) -> None:
     from database import migrate
 
-    migrate(settings.require_database_url())
+    migrate(settings.require_database_owner_url())
     print("database is up to date")
 
 
@@ -104,7 +104,7 @@ def _with_store(
     import bootstrap
 
     async def run() -> str | None:
-        engine = bootstrap.database_engine(settings, pool_size=2)
+        engine = bootstrap.owner_engine(settings)
         try:
             return await work(engine, bootstrap.event_store(), *args)
         finally:
@@ -122,7 +122,11 @@ def _events(settings: Settings, args: argparse.Namespace) -> None:
     from ops import events
 
     if args.action == "show":
-        _with_store(settings, events.show_stream, args.stream)
+
+        async def show(engine: AsyncEngine, store: EventStore) -> str:
+            return await events.show_stream(engine, store, args.stream, tenant=args.tenant)
+
+        _with_store(settings, show)
     else:
 
         async def tail(engine: AsyncEngine, store: EventStore) -> None:
@@ -132,6 +136,7 @@ def _events(settings: Settings, args: argparse.Namespace) -> None:
                 from_start=args.from_start,
                 limit=args.limit,
                 emit=lambda line: print(line, flush=True),
+                tenant=args.tenant,
             )
 
         _with_store(settings, tail)
@@ -199,9 +204,11 @@ def parser() -> argparse.ArgumentParser:
     )
     show = events.add_parser("show", help="every event of one stream, with its metadata")
     show.add_argument("stream", help="e.g. order-<id>, product-<id>, stock-<id>")
+    show.add_argument("--tenant", help="only this tenant's stream (default: every tenant's)")
     tail = events.add_parser("tail", help="follow the global log as it grows")
     tail.add_argument("--from-start", action="store_true", help="begin at the first event")
     tail.add_argument("--limit", type=int, help="stop after this many events")
+    tail.add_argument("--tenant", help="only this tenant's events (default: every tenant's)")
 
     projections = commands.add_parser("projections", help="inspect and rebuild projections")
     actions = projections.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -23,7 +23,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     database_url: str | None = Field(
-        default=None, description="PostgreSQL URL; unset: embedded PostgreSQL under data_dir."
+        default=None,
+        description="PostgreSQL URL of the api, worker and projector: the app role "
+        "(shop_app), under row-level security. Unset: embedded PostgreSQL under data_dir.",
+    )
+    database_owner_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of the owner role, for migrations and operator commands; "
+        "unset: DATABASE_URL.",
     )
     temporal_address: str | None = Field(
         default=None, description="host:port of Temporal; unset: `dev` starts a dev server."
@@ -149,6 +156,10 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise RuntimeError("DATABASE_URL is not set; run `shop dev` or set it.")
         return self.database_url
+
+    def require_database_owner_url(self) -> str:
+        """Where migrations and operator commands connect: the owner role."""
+        return self.database_owner_url or self.require_database_url()
 
     def require_temporal_address(self) -> str:
         if self.temporal_address is None:

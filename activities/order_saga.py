@@ -30,6 +30,7 @@ from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, 
 from domain.saga import Compensation, Refusal, SagaStep
 from domain.shipping import ArrangeShipment, CancelShipment, Shipment
 from eventstore import EventMetadata, EventStore
+from eventstore.tenancy import set_tenant
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
@@ -193,6 +194,7 @@ class SagaActivities(OrderSagaActivities):
         # Read back rather than trust this attempt: a retry of a refused
         # shipment finds the refusal recorded and must refuse again.
         async with self._engine.connect() as conn:
+            await set_tenant(conn, call.context.tenant_id)
             shipment, _ = await load_aggregate(conn, self._store, Shipment, stream_id)
         if shipment.refused or shipment.shipment_id is None:
             reason = f"shipping refused: the carrier takes at most {self._shipping_max_units} units"

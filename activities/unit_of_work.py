@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.errors import Conflict
 from domain.messages import DomainEvent
 from eventstore import EventMetadata, EventStore, Position, PreviousOutcome, WrongExpectedVersion
+from eventstore.tenancy import set_tenant
 from read_models import Projection
 
 S = TypeVar("S")
@@ -151,6 +152,7 @@ async def run_in_unit_of_work(
     for attempt in range(conflict_retries + 1):
         try:
             async with engine.begin() as conn:
+                await set_tenant(conn, metadata.tenant_id)
                 previous = await store.previous_outcome(conn, metadata.command_id)
                 if previous is not None:
                     _require_same_input(previous, metadata)

@@ -22,6 +22,7 @@ from api.saga_client import SagaClient
 from api.tokens import InvalidToken, TokenVerifier
 from domain.errors import ErrorCode
 from eventstore import EventStore, Notifications
+from eventstore.tenancy import TENANT_NAME, act_for
 from workflows.contracts import CommandContext
 
 SUBSCRIPTION_POLL_SECONDS = 1.0
@@ -68,6 +69,8 @@ class Context(BaseContext):
         if not self._identity.current(self._verifier.leeway_seconds):
             # A WebSocket outlives its token: it may do nothing more once that expires.
             raise ApiError(ErrorCode.UNAUTHENTICATED, "the token has expired; sign in again")
+        # Every transaction this operation begins acts for the caller's tenant only.
+        act_for(self._identity.tenant)
         return self._identity
 
     def signed_in(self) -> Identity:
@@ -136,6 +139,8 @@ async def identify(
     default one); with a token, the tenant is the token's and headers mean nothing.
     """
     if authorization is None:
+        if tenant_header is not None and not TENANT_NAME.fullmatch(tenant_header):
+            return anonymous(), "x-tenant-id must be a tenant's name"
         return anonymous(tenant_header), None
     token = bearer_token(authorization)
     if token is None:
@@ -154,6 +159,7 @@ async def context_from_request(connection: Request | WebSocket, services: Servic
     identity, failure = await identify(
         services.verifier, headers.get("authorization"), headers.get("x-tenant-id")
     )
+    act_for(identity.tenant)
     return Context(
         engine=services.engine,
         commands=services.commands,

@@ -9,7 +9,6 @@ an HMAC secret; `alg=none` is never in the list.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from api.identity import DEFAULT_TENANT, Identity, Role
+from eventstore.tenancy import TENANT_NAME
 
 _SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 _ASYMMETRIC = frozenset(
@@ -43,7 +43,7 @@ class InvalidToken(Exception):
         self.reason = reason or message
 
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:|+-]{0,99}")
+_NAME = TENANT_NAME
 """What a subject or a tenant may be: the ids orders are keyed by (no spaces, at most 100)."""
 
 

@@ -18,11 +18,14 @@ from devstack.issuer import dev_issuer
 from devstack.servers import (
     EmbeddedPostgres,
     child_env,
+    ensure_app_role,
     ensure_database,
     start_temporal_dev_server,
     terminate,
     wait_for_port,
+    with_user,
 )
+from eventstore.tenancy import APP_ROLE
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -70,10 +73,14 @@ def run_dev(settings: Settings) -> None:
     children: dict[str, subprocess.Popen[bytes]] = {}
     try:
         database_url = settings.database_url
+        owner_url = settings.database_owner_url or database_url
         if database_url is None:
             postgres = EmbeddedPostgres(data_dir / "postgres")
             asyncio.run(ensure_database(postgres.url(), "shop"))
-            database_url = postgres.url("shop")
+            asyncio.run(ensure_app_role(postgres.url(), APP_ROLE))
+            owner_url = postgres.url("shop")
+            database_url = with_user(owner_url, APP_ROLE)
+        assert owner_url is not None
         temporal_address = settings.temporal_address
         if temporal_address is None:
             temporal = start_temporal_dev_server(
@@ -91,7 +98,7 @@ def run_dev(settings: Settings) -> None:
 
         from database import migrate
 
-        migrate(database_url)
+        migrate(owner_url)
         issuer = dev_issuer(data_dir)
         admin_token = issuer.token(subject="dev-admin", roles=["admin"], ttl_seconds=86_400)
         env = child_env(
@@ -99,6 +106,7 @@ def run_dev(settings: Settings) -> None:
                 **issuer.settings_env(),
                 "DEV_GRAPHIQL_TOKEN": admin_token,
                 "DATABASE_URL": database_url,
+                "DATABASE_OWNER_URL": owner_url,
                 "TEMPORAL_ADDRESS": temporal_address,
                 "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
                 "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),

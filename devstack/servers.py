@@ -64,6 +64,24 @@ async def ensure_database(server_url: str, database: str) -> None:
         await conn.close()
 
 
+async def ensure_app_role(server_url: str, role: str) -> None:
+    """Create the login role the processes connect as (no owner rights, no way around RLS)."""
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if not exists:
+            await conn.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS')
+    finally:
+        await conn.close()
+
+
+def with_user(url: str, user: str) -> str:
+    """The same server and database, as another role."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=user).render_as_string(hide_password=False)
+
+
 async def drop_database(server_url: str, database: str) -> None:
     conn = await asyncpg.connect(_asyncpg_dsn(server_url))
     try:

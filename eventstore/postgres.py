@@ -33,6 +33,7 @@ from eventstore.records import (
 )
 from eventstore.registry import EventRegistry
 from eventstore.schema import events, stream_commands
+from eventstore.tenancy import read_whole_log
 
 # One statement claims the command id, checks the stream's version and inserts
 # every event; it inserts nothing when the command was seen before or the
@@ -40,17 +41,20 @@ from eventstore.schema import events, stream_commands
 _APPEND = sa.text(
     """
     WITH claim AS (
-        INSERT INTO eventstore.stream_commands (stream_id, command_id, first_version, last_version)
-        SELECT :stream_id, :command_id, :expected_version + 1, :expected_version + :count
+        INSERT INTO eventstore.stream_commands
+            (tenant_id, stream_id, command_id, first_version, last_version)
+        SELECT :tenant_id, :stream_id, :command_id, :expected_version + 1,
+               :expected_version + :count
         WHERE (SELECT coalesce(max(version), 0) FROM eventstore.events
-               WHERE stream_id = :stream_id) = :expected_version
+               WHERE tenant_id = :tenant_id AND stream_id = :stream_id) = :expected_version
         ON CONFLICT DO NOTHING
         RETURNING 1
     )
     INSERT INTO eventstore.events
-        (stream_id, version, event_id, event_type, event_version, data, metadata, correlation_id)
-    SELECT :stream_id, :expected_version + e.ord, e.event_id, e.event_type, e.event_version,
-           e.data::jsonb, CAST(:metadata AS jsonb), :correlation_id
+        (tenant_id, stream_id, version, event_id, event_type, event_version, data, metadata,
+         correlation_id)
+    SELECT :tenant_id, :stream_id, :expected_version + e.ord, e.event_id, e.event_type,
+           e.event_version, e.data::jsonb, CAST(:metadata AS jsonb), :correlation_id
     FROM claim,
          unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]),
                 CAST(:event_versions AS smallint[]), CAST(:payloads AS text[]))
@@ -163,6 +167,7 @@ class PostgresEventStore:
             raise ValueError("append needs at least one event")
         encoded = [self._registry.encode(event) for event in new_events]
         params: dict[str, Any] = {
+            "tenant_id": metadata.tenant_id,
             "stream_id": stream_id,
             "command_id": metadata.command_id,
             "expected_version": expected_version,
@@ -262,12 +267,14 @@ class PostgresEventStore:
         `settled_only=False` only while holding a lock that keeps writers of
         the events you care about out (a projection rebuild's last step).
         """
+        await read_whole_log(conn)
         query = _READ_SETTLED if settled_only else _READ_ANY
         params = {"txid": after.transaction_id, "sequence": after.sequence, "limit": limit}
         return [self._decode(row) for row in await conn.execute(query, params)]
 
     async def last_position(self, conn: AsyncConnection) -> Position:
         """The position of the newest settled event (`START` when there is none)."""
+        await read_whole_log(conn)
         query = (
             sa.select(events.c.transaction_id, events.c.position)
             .where(events.c.transaction_id < _SETTLED_HORIZON)
@@ -297,6 +304,7 @@ class PostgresEventStore:
         self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
     ) -> Backlog:
         """Settled events after `after` (counted up to `limit`) and when the first was recorded."""
+        await read_whole_log(conn)
         pending = (
             sa.select(events.c.recorded_at)
             .where(_after(after))

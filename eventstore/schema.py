@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from eventstore.columns import Xid8
+from eventstore.columns import TENANT_DEFAULT, Xid8, tenant_column
 
 SCHEMA = "eventstore"
 
@@ -30,7 +30,8 @@ events = sa.Table(
     sa.Column(
         "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
-    sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
+    tenant_column(),
+    sa.UniqueConstraint("tenant_id", "stream_id", "version", name="events_stream_version_key"),
     sa.Index("events_global_order", "transaction_id", "position"),
     sa.Index("events_correlation", "correlation_id"),
 )
@@ -38,6 +39,7 @@ events = sa.Table(
 stream_commands = sa.Table(
     "stream_commands",
     metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True, server_default=TENANT_DEFAULT),
     sa.Column("stream_id", sa.Text, primary_key=True),
     sa.Column("command_id", sa.Text, primary_key=True),
     sa.Column("first_version", sa.Integer, nullable=False),

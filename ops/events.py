@@ -12,7 +12,16 @@ from eventstore import START, EventStore, RecordedEvent
 from eventstore.follower import follow
 from ops.terminal import render
 
-HEADERS = ("version", "position", "type", "recorded at", "correlation", "actor", "data")
+HEADERS = (
+    "version",
+    "position",
+    "type",
+    "recorded at",
+    "tenant",
+    "correlation",
+    "actor",
+    "data",
+)
 
 
 def _row(event: RecordedEvent) -> tuple[object, ...]:
@@ -21,18 +30,25 @@ def _row(event: RecordedEvent) -> tuple[object, ...]:
         event.position,
         f"{event.event.event_type} v{event.event.event_version}",
         event.recorded_at.isoformat(timespec="milliseconds"),
+        event.metadata.tenant_id,
         event.metadata.correlation_id,
         event.metadata.actor,
         json.dumps(event.event.model_dump(mode="json"), ensure_ascii=False),
     )
 
 
-async def show_stream(engine: AsyncEngine, store: EventStore, stream_id: str) -> str:
+async def show_stream(
+    engine: AsyncEngine, store: EventStore, stream_id: str, *, tenant: str | None = None
+) -> str:
+    """Every event of a stream: of one tenant, or of each tenant that has a stream so named."""
     async with engine.connect() as conn:
         events = await store.read_stream(conn, stream_id)
+    if tenant is not None:
+        events = [e for e in events if e.metadata.tenant_id == tenant]
+    scope = f"tenant {tenant}" if tenant is not None else "every tenant"
     if not events:
-        return f"stream {stream_id!r} has no events"
-    return render(HEADERS, [_row(e) for e in events])
+        return f"stream {stream_id!r} has no events ({scope})"
+    return f"stream {stream_id} ({scope})\n" + render(HEADERS, [_row(e) for e in events])
 
 
 async def tail(
@@ -42,8 +58,10 @@ async def tail(
     from_start: bool,
     limit: int | None,
     emit: Callable[[str], None],
+    tenant: str | None = None,
 ) -> None:
-    """Print the global log as it grows (from now, or from the first event)."""
+    """Print the global log as it grows (from now, or from the first event), of one tenant
+    or of all."""
     if from_start:
         after = START
     else:
@@ -53,6 +71,8 @@ async def tail(
     async with aclosing(follow(engine, store, after=after)) as batches:
         async for batch in batches:
             for event in batch:
+                if tenant is not None and event.metadata.tenant_id != tenant:
+                    continue
                 emit(f"{event.stream_id}  " + "  ".join(str(cell) for cell in _row(event)))
                 shown += 1
                 if limit is not None and shown >= limit:

@@ -20,6 +20,7 @@ async def inspect(engine: AsyncEngine, store: EventStore, order_id: str) -> str:
         timeline = await store.read_correlated(conn, order_id)
     saga = [
         ("order", order["id"]),
+        ("tenant", order["tenant_id"]),
         ("user", order["user_id"]),
         ("status", order["status"]),
         ("total", f"{order['total_amount']} yen"),

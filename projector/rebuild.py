@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventstore import START, EventStore, Position
+from eventstore.tenancy import tenant_policy_sql
 from projector.locks import hold_writes
 from read_models.projection import Projection, save_checkpoint
 from read_models.tables import SCHEMA
@@ -59,7 +60,7 @@ async def _replay(
     batch = await store.read_all(conn, after=after, limit=limit, settled_only=settled_only)
     async with _shadow(conn) as shadow:
         for event in batch:
-            await projection.apply(shadow, event)
+            await projection.apply_as_tenant(shadow, event)
     return (batch[-1].position if batch else after), len(batch)
 
 
@@ -119,6 +120,9 @@ async def rebuild(
                 sa.text(f"ALTER TABLE {SHADOW_SCHEMA}.{table.name} SET SCHEMA {SCHEMA}")
             )
             await conn.execute(sa.text(f"DROP TABLE {RETIRED_SCHEMA}.{table.name}"))
+            # The new table is under its tenants' row-level security, as the old one was.
+            for statement in tenant_policy_sql(f"{SCHEMA}.{table.name}"):
+                await conn.execute(sa.text(statement))
         if not projection.inline:
             await save_checkpoint(conn, name, position)
     if on_progress is not None:

@@ -34,7 +34,7 @@ async def apply_batch(
         applied = 0
         for event in batch:
             if event.position > checkpoint and projection.handles(event):
-                await projection.apply(conn, event)
+                await projection.apply_as_tenant(conn, event)
                 applied += 1
         last = max(checkpoint, batch[-1].position)
         await save_checkpoint(conn, projection.name, last)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore import START, EventStore, Position, RecordedEvent
+from eventstore.tenancy import set_tenant
 from read_models.tables import projection_checkpoints
 
 Apply = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
@@ -35,7 +36,14 @@ class Projection:
         return event.event.event_type in self.event_types
 
     async def apply(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        """Apply `event` in a transaction that already acts for its tenant (a command's)."""
         if self.handles(event):
+            await self.apply_event(conn, event)
+
+    async def apply_as_tenant(self, conn: AsyncConnection, event: RecordedEvent) -> None:
+        """Apply `event` from the whole log: first act for its tenant, whose rows it writes."""
+        if self.handles(event):
+            await set_tenant(conn, event.metadata.tenant_id)
             await self.apply_event(conn, event)
 
 

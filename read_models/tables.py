@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from eventstore.columns import Xid8
+from eventstore.columns import Xid8, tenant_column
 
 SCHEMA = "read"
 
@@ -23,6 +23,7 @@ categories = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("categories_by_name", "name", "id"),
+    tenant_column(),
 )
 
 products = sa.Table(
@@ -37,6 +38,7 @@ products = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("products_in_order", "created_at", "id"),
     sa.Index("products_by_category", "category_id", "created_at", "id"),
+    tenant_column(),
 )
 
 price_history = sa.Table(
@@ -47,6 +49,7 @@ price_history = sa.Table(
     sa.Column("sequence", sa.BigInteger, primary_key=True),
     sa.Column("price", sa.Integer, nullable=False),
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    tenant_column(),
 )
 
 projection_checkpoints = sa.Table(
@@ -79,6 +82,7 @@ orders = sa.Table(
     sa.Column("completed_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("orders_by_user", "user_id", "started_at", "id"),
+    tenant_column(),
 )
 
 order_items = sa.Table(
@@ -91,6 +95,7 @@ order_items = sa.Table(
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("price", sa.Integer, nullable=False),
     sa.Column("subtotal", sa.BigInteger, nullable=False),
+    tenant_column(),
 )
 
 order_updates = sa.Table(
@@ -102,6 +107,7 @@ order_updates = sa.Table(
     sa.Column("saga_status", sa.Text, nullable=False),
     sa.Column("current_step", sa.Text),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    tenant_column(),
 )
 """One row per change of an order, so a subscriber misses none of them."""
 
@@ -117,5 +123,6 @@ order_timeline = sa.Table(
     sa.Column("data", JSONB, nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("order_timeline_by_order", "order_id", "transaction_id", "sequence"),
+    tenant_column(),
 )
 """Every event that carries an order's correlation id, across streams, in log order."""

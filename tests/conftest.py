@@ -33,13 +33,16 @@ from devstack.servers import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
     drop_database,
+    ensure_app_role,
     ensure_database,
     temporal_cli,
     with_database,
+    with_user,
 )
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
+from eventstore.tenancy import APP_ROLE
 from psp.simulator import create_simulator
 from settings import Settings
 from worker import running_worker
@@ -55,6 +58,7 @@ def embedded_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embe
 async def _fresh_database(server_url: str) -> str:
     name = f"shop_test_{uuid.uuid4().hex[:12]}"
     await ensure_database(server_url, name)
+    await ensure_app_role(server_url, APP_ROLE)
     url = with_database(server_url, name)
     await asyncio.to_thread(migrate, url)
     return url
@@ -209,7 +213,10 @@ def make_settings(
     }
     values: dict[str, Any] = {
         **ISSUER.trusted_by(),
-        "database_url": database_url,
+        # The processes connect as the app role, under row-level security; the
+        # tests' own `engine` (and the operator commands) as the owner.
+        "database_url": with_user(database_url, APP_ROLE),
+        "database_owner_url": database_url,
         "temporal_address": temporal_address,
         "psp_url": psp_url,
         **{f"{name}_task_queue": queue for name, queue in queues.items()},

@@ -55,19 +55,24 @@ async def test_every_command_has_help(system):
 
 async def test_events_show_lists_a_stream_with_metadata(system, confirmed_order):
     order_id, _ = confirmed_order
-    code, output = await shop(settings_env(system.settings), "events", "show", f"order-{order_id}")
+    code, output = await shop(
+        settings_env(system.settings), "events", "show", f"order-{order_id}", "--tenant", "default"
+    )
     assert code == 0, output
-    lines = output.splitlines()
+    scope, *lines = output.splitlines()
+    assert scope == f"stream order-{order_id} (tenant default)"
     assert lines[0].split() == [
         "version",
         "position",
         "type",
         "recorded",
         "at",
+        "tenant",
         "correlation",
         "actor",
         "data",
     ]
+    assert {line.split()[5] for line in lines[2:]} == {"default"}
     types = [line.split()[2] for line in lines[2:]]
     assert types == [
         "OrderPlaced",

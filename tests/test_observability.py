@@ -15,7 +15,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from devstack.servers import EmbeddedPostgres, ensure_database, with_database
+from devstack.servers import EmbeddedPostgres, ensure_app_role, ensure_database, with_database
+from eventstore.tenancy import APP_ROLE
 from observability.logs import configure_logging
 from tests.conftest import free_port, make_settings, running_api, running_system, settings_env
 from tests.saga.orders_client import place, stocked_product, until_final
@@ -232,6 +233,7 @@ async def test_readyz_follows_the_database(tmp_path, temporal_env, psp_url):
     server = EmbeddedPostgres(data)
     try:
         await ensure_database(server.url(), "shop")
+        await ensure_app_role(server.url(), APP_ROLE)
         from database import migrate
 
         url = with_database(server.url(), "shop")
