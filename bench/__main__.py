@@ -30,6 +30,7 @@ from database import create_engine, migrate
 from devstack.servers import (
     SEARCH_ATTRIBUTES,
     EmbeddedPostgres,
+    ensure_app_role,
     ensure_database,
     temporal_cli,
     with_database,
@@ -37,6 +38,7 @@ from devstack.servers import (
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
+from eventstore.tenancy import APP_ROLE
 from observability.logs import configure_logging
 from psp.simulator import create_simulator
 
@@ -62,6 +64,7 @@ async def fresh_database(server_url: str) -> str:
     """A new, migrated database, so that no benchmark sees another's rows."""
     name = f"shop_bench_{uuid.uuid4().hex[:8]}"
     await ensure_database(server_url, name)
+    await ensure_app_role(server_url, APP_ROLE)
     url = with_database(server_url, name)
     await asyncio.to_thread(migrate, url)
     return url

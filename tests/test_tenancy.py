@@ -138,3 +138,23 @@ async def test_the_app_role_sees_no_other_tenants_rows_even_in_a_bare_select(sys
     async with engine.connect() as conn:
         seen = set(await conn.scalars(sa.text("SELECT DISTINCT tenant_id FROM read.products")))
     assert "sql-a" in seen and len(seen) > 1
+
+
+async def test_another_tenants_order_cannot_be_followed_nor_its_request_id_reused(system):
+    from tests.saga.test_subscription import first_answer, served
+
+    _, product = await tenant_catalog(system.gql, "sub-a", f"Desk {uuid.uuid4().hex[:6]}")
+    alice = system.gql.as_user(token("alice", role="customer", tenant="sub-a"))
+    request_id = str(uuid.uuid4())
+    placed = await place(alice, [(product, 1)], user=None, request_id=request_id)
+    order_id = placed["data"]["createOrder"]["id"]
+    # The same subject and requestId in another tenant is another command and another order.
+    _, product_b = await tenant_catalog(system.gql, "sub-b", f"Desk {uuid.uuid4().hex[:6]}")
+    namesake = system.gql.as_user(token("alice", role="customer", tenant="sub-b"))
+    other = await place(namesake, [(product_b, 1)], user=None, request_id=request_id)
+    assert other["data"]["createOrder"]["id"] != order_id
+    assert error_of(await place(namesake, [(product, 1)], user=None))["code"] == "NOT_FOUND"
+    async with served(system.app) as port:
+        answer = await first_answer(port, token("admin-b", tenant="sub-b"), order_id)
+    [error] = answer["payload"]["errors"]
+    assert error["message"] == f"order {order_id} does not exist"
