@@ -107,6 +107,15 @@ class Settings(BaseSettings):
         default=30.0, description="Least time between refetches of the JWKS for unknown key ids."
     )
 
+    graphql_max_depth: int = Field(default=10, description="Deepest selection a query may nest.")
+    graphql_max_aliases: int = Field(
+        default=30, description="Aliases in one document, counted through fragments too."
+    )
+    graphql_max_tokens: int = Field(default=2000, description="Tokens in one GraphQL document.")
+    request_max_bytes: int = Field(
+        default=1_000_000, description="Largest request body; over it, 413 before parsing."
+    )
+
     psp_url: str = "http://127.0.0.1:4010"
     psp_host: str = "127.0.0.1"
     psp_port: int = 4010

@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.errors import Conflict
+from domain.errors import Conflict, InvalidInput
 from domain.messages import DomainEvent
 from eventstore import EventMetadata, EventStore, Position, PreviousOutcome, WrongExpectedVersion
 from eventstore.tenancy import set_tenant
@@ -160,6 +161,10 @@ async def run_in_unit_of_work(
                 unit = UnitOfWork(conn, store, metadata, projections)
                 await handler(unit)
                 position = await unit.commit()
+        except DataError:
+            # Data PostgreSQL refuses (an encoding error, say) will be refused again:
+            # a final answer now, never minutes of retries.
+            raise InvalidInput("the database refused this command's data") from None
         except WrongExpectedVersion:
             if attempt == conflict_retries:
                 raise

@@ -16,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
 from api.context import Context, Services, context_from_request
+from api.limits import BodySizeLimit, GraphQLLimits
 from api.schema import build_schema
 from observability.health import (
     Check,
@@ -84,7 +85,12 @@ def create_app(
         connection = request if request is not None else websocket
         return await context_from_request(connection, connection.app.state.services)
 
-    schema = build_schema(metrics)
+    limits = GraphQLLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+    )
+    schema = build_schema(metrics, limits=limits)
     secret = settings.dev_graphiql_token
     graphiql_token = None if secret is None else secret.get_secret_value()
     for prefix in ("/graphql", "/graphiql"):
@@ -112,4 +118,5 @@ def create_app(
         }
 
     add_operations_routes(app, registry=registry, checks=checks)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.request_max_bytes)
     return app

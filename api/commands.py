@@ -35,6 +35,8 @@ RequestId = Annotated[
 ]
 """The optional `requestId` argument every mutation takes."""
 
+MAX_REQUEST_ID = 200
+
 _REUSED_REQUEST_ID = "this requestId was used before with other input; send a new requestId"
 _REQUEST_IDS = uuid.UUID("8a4c5e0e-4f55-4c36-9a53-1f6f0f3c8f11")
 _ENTITY_IDS = uuid.UUID("0f1f7a64-98c8-4a1e-8a2f-5be2c2a9b6d3")
@@ -48,6 +50,12 @@ def command_id_for(*, mutation: str, tenant_id: str, actor: str, request_id: str
     """
     if request_id is None:
         return str(uuid.uuid4())
+    if not 1 <= len(request_id) <= MAX_REQUEST_ID:
+        raise ApiError(
+            ErrorCode.VALIDATION,
+            f"a requestId has 1 to {MAX_REQUEST_ID} characters",
+            field="requestId",
+        )
     scope = f"{tenant_id}\x1f{actor}\x1f{mutation}\x1f{request_id}"
     return str(uuid.uuid5(_REQUEST_IDS, scope))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from domain.errors import ErrorCode
 from eventstore import EventStore, Notifications
 from eventstore.tenancy import TENANT_NAME, act_for
 from workflows.contracts import CommandContext
+
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 SUBSCRIPTION_POLL_SECONDS = 1.0
 """The longest a subscription waits without a notification before it looks again."""
@@ -153,7 +156,9 @@ async def identify(
 
 async def context_from_request(connection: Request | WebSocket, services: Services) -> Context:
     headers = connection.headers
-    correlation_id = headers.get("x-correlation-id") or str(uuid.uuid4())
+    correlation_id = headers.get("x-correlation-id", "")
+    if not _CORRELATION_ID.fullmatch(correlation_id):
+        correlation_id = str(uuid.uuid4())  # none, or one we will not store and log
     # Every log line of this request carries it (each request runs in its own task).
     structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
     identity, failure = await identify(

@@ -16,9 +16,10 @@ from api.order_types import Order, OrderUpdate
 from api.pagination import fetch_page
 from api.saga_client import OrderNotRunning
 from domain.errors import ErrorCode
-from domain.orders import PlaceOrder
+from domain.orders import MAX_LINES, PlaceOrder
 from domain.saga import FINAL_STATES
 from read_models import queries
+from workflows.contracts import CancelOrderRequest
 
 
 @strawberry.input
@@ -96,6 +97,9 @@ async def _priced_order(
     info: Info, order_id: str, user_id: str, order: CreateOrderInput
 ) -> PlaceOrder:
     """The order as the saga gets it: each line priced from the catalog now."""
+    if not 1 <= len(order.items) <= MAX_LINES:
+        # Counted before any line is looked up: 40,000 lines cost no SQL.
+        raise ApiError(ErrorCode.VALIDATION, f"an order has 1 to {MAX_LINES} lines", field="items")
     product_ids = [str(item.product_id) for item in order.items]
     async with info.context.engine.connect() as conn:
         products = await queries.product_rows(conn, product_ids)
@@ -195,9 +199,13 @@ class OrderMutation:
         id: strawberry.ID,
         reason: str = "cancelled by the customer",
     ) -> Order:
+        try:
+            request = CancelOrderRequest(reason=reason)
+        except ValidationError as error:
+            raise invalid_input(error, default_field="reason") from None
         order = await _order(info, str(id))
         try:
-            await info.context.sagas.cancel(str(id), reason)
+            await info.context.sagas.cancel(str(id), request)
         except OrderNotRunning:
             raise ApiError(
                 ErrorCode.CONFLICT,

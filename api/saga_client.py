@@ -111,12 +111,12 @@ class SagaClient:
                 ErrorCode.INTERNAL, "the order could not be placed; retry with the same requestId"
             ) from error
 
-    async def cancel(self, order_id: str, reason: str) -> SagaSnapshot:
+    async def cancel(self, order_id: str, request: CancelOrderRequest) -> SagaSnapshot:
         """Ask the saga to compensate; answers once it has finished doing so."""
         handle = self._client.get_workflow_handle(order_workflow_id(order_id))
         try:
             snapshot: SagaSnapshot = await handle.execute_update(
-                CANCEL_UPDATE, CancelOrderRequest(reason=reason), result_type=SagaSnapshot
+                CANCEL_UPDATE, request, result_type=SagaSnapshot
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 from api.catalog import CatalogMutation, CatalogQuery
 from api.context import Context
 from api.errors import ErrorCodes, log_unexpected
+from api.limits import GraphQLLimits, limit_extensions
 from api.loaders import Loaders
 from api.orders import OrderMutation, OrderQuery, OrderSubscription
 from observability.metrics import ApiMetrics, graphql_metrics_extension
@@ -76,9 +77,15 @@ class Subscription(OrderSubscription):
     pass
 
 
-def build_schema(metrics: ApiMetrics | None = None) -> Schema:
+def build_schema(
+    metrics: ApiMetrics | None = None, *, limits: GraphQLLimits | None = None
+) -> Schema:
     """The schema; with `metrics`, every operation is counted and timed."""
-    extensions: list[type[SchemaExtension]] = [LoadersPerOperation, OperationTracing]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        *limit_extensions(limits or GraphQLLimits()),
+        LoadersPerOperation,
+        OperationTracing,
+    ]
     if metrics is not None:
         extensions.append(graphql_metrics_extension(metrics))
     # Last, so that the extensions before it see the coded errors it leaves.

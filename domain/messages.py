@@ -6,14 +6,59 @@ construction and serialisable without a second schema anywhere else.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-"""A display name: surrounding white space is trimmed, then 1 to 200 characters remain."""
 
-EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+def _printable(text: str) -> str:
+    """Refuse control characters and invisible format characters (bidi overrides, zero-width)."""
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cf"):
+            raise ValueError(f"may not contain the invisible character U+{ord(char):04X}")
+    return text
+
+
+def _plain(text: str) -> str:
+    """Refuse control characters other than tabs and line breaks (PostgreSQL cannot store NUL)."""
+    for char in text:
+        if char not in "\t\n\r" and unicodedata.category(char) == "Cc":
+            raise ValueError(f"may not contain the control character U+{ord(char):04X}")
+    return text
+
+
+def _name(text: str) -> str:
+    """One spelling per name: compatibility forms (full-width letters, ligatures) folded."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    if not 1 <= len(folded) <= 200:
+        raise ValueError("must have 1 to 200 characters")
+    return _printable(folded)
+
+
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_name),
+]
+"""A display name: NFKC-normalised, trimmed, then 1 to 200 visible characters."""
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=500), AfterValidator(_plain)
+]
+"""Free text (a reason): at most 500 characters, no control characters but line breaks."""
+
+EntityId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_printable),
+]
 
 Yen = Annotated[int, Field(ge=0, le=100_000_000, strict=True)]
 """A price in whole yen (the currency has no minor unit)."""

@@ -22,6 +22,7 @@ from domain.catalog import (
     UpdateProduct,
 )
 from domain.inventory import AddStock
+from domain.messages import Text
 from domain.orders import PlaceOrder
 from domain.saga import Compensation, OrderState, SagaStatus, SagaStep
 
@@ -162,7 +163,7 @@ class SagaSnapshot(BaseModel):
 class CancelOrderRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    reason: str = "cancelled by the customer"
+    reason: Text = "cancelled by the customer"
 
 
 def order_workflow_id(order_id: str) -> str:

@@ -1,0 +1,163 @@
+"""A hostile request gets a typed error at once, costs no SQL, and never reaches a workflow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from tests.api.catalog_client import create_category, error_of, event_count, unique
+from tests.saga.orders_client import faults, place, stocked_product, until, until_final
+
+CREATE_CATEGORY = "mutation($n: String!) { createCategory(input: {name: $n}) { id name } }"
+
+
+@contextmanager
+def sql_statements(system) -> Iterator[list[str]]:
+    """Every statement the API's own engine sends while the block runs."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = system.app.state.services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def nested(depth: int) -> str:
+    """`products { category { products { … id } } }`, `depth` fields deep."""
+    fields = ["products" if level % 2 == 0 else "category" for level in range(depth)]
+    return "{ " + " ".join(f"{field} {{" for field in fields) + " id" + " }" * (depth + 1)
+
+
+def aliased(count: int) -> str:
+    return "{ " + " ".join(f"a{n}: categories {{ id }}" for n in range(count)) + " }"
+
+
+def aliased_in_a_fragment(count: int) -> str:
+    fields = " ".join(f"a{n}: categories {{ id }}" for n in range(count))
+    return "query { ...Many } fragment Many on Query { " + fields + " }"
+
+
+@pytest.mark.parametrize(
+    ("document", "limit"),
+    [
+        (nested(30), "depth"),
+        (aliased(300), "alias"),
+        (aliased_in_a_fragment(200), "alias"),
+        ("{ " + "categories { id } " * 1500 + "}", "token"),
+    ],
+    ids=["30 levels deep", "300 aliases", "200 aliases in a fragment", "6,000 tokens"],
+)
+async def test_a_query_over_a_limit_is_refused_before_any_sql(system, document, limit):
+    with sql_statements(system) as statements:
+        refused = error_of(await system.gql(document))
+    assert refused["code"] == "VALIDATION"
+    assert limit in refused["message"].lower(), refused
+    assert statements == []
+
+
+async def test_a_body_over_the_cap_is_413_before_it_is_parsed(system):
+    body = b'{"query": "{ categories { id } }", "padding": "' + b"x" * 1_100_000 + b'"}'
+    response = await system.http.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        (CREATE_CATEGORY, {"n": "Bad\u0000Name"}),
+        ("query($id: ID!) { product(id: $id) { id } }", {"id": "p\u0000"}),
+        ("query($id: ID!) { order(id: $id) { id } }", {"id": "o\u0000"}),
+        ('{ product(id: "p\\u0000") { id } }', {}),
+    ],
+    ids=["NUL in a name", "NUL in a product id", "NUL in an order id", "NUL in a literal"],
+)
+async def test_a_nul_byte_anywhere_is_refused_at_once(system, engine, query, variables):
+    before = await event_count(engine)
+    started = time.monotonic()
+    with sql_statements(system) as statements:
+        refused = error_of(await system.gql(query, variables))
+    assert refused["code"] == "VALIDATION" and "control characters" in refused["message"]
+    assert time.monotonic() - started < 1.0
+    assert statements == []
+    assert await event_count(engine) == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Evil\u202eName", "Zero\u200bWidth", "Tab\tName"],
+    ids=["bidi override", "zero width space", "tab"],
+)
+async def test_names_refuse_invisible_characters(system, engine, name):
+    before = await event_count(engine)
+    refused = error_of(await system.gql(CREATE_CATEGORY, {"n": name}))
+    assert (refused["code"], refused["field"]) == ("VALIDATION", "name")
+    assert await event_count(engine) == before
+
+
+async def test_names_are_nfkc_normalised_before_the_uniqueness_check(system):
+    name = unique("Lamps")
+    await create_category(system.gql, name)
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in name)
+    refused = error_of(await system.gql(CREATE_CATEGORY, {"n": wide}))
+    assert refused["code"] == "CONFLICT"
+
+
+async def test_thousands_of_order_lines_are_counted_before_any_is_looked_up(system):
+    lines = [{"productId": f"p{n}", "quantity": 1} for n in range(5000)]
+    query = "mutation($input: CreateOrderInput!) { createOrder(input: $input) { id } }"
+    with sql_statements(system) as statements:
+        refused = error_of(await system.gql(query, {"input": {"items": lines}}))
+    assert (refused["code"], refused["field"]) == ("VALIDATION", "items")
+    assert statements == []
+
+
+async def test_long_request_ids_and_reasons_are_refused(system):
+    long_id = error_of(
+        await system.gql(
+            CREATE_CATEGORY.replace(
+                "createCategory(input: {name: $n})",
+                'createCategory(input: {name: $n}, requestId: "' + "r" * 201 + '")',
+            ),
+            {"n": unique("R")},
+        )
+    )
+    assert (long_id["code"], long_id["field"]) == ("VALIDATION", "requestId")
+    cancel = "mutation($id: ID!, $r: String!) { cancelOrder(id: $id, reason: $r) { id } }"
+    long_reason = error_of(await system.gql(cancel, {"id": "any", "r": "x" * 501}))
+    assert (long_reason["code"], long_reason["field"]) == ("VALIDATION", "reason")
+
+
+async def test_a_poisoned_cancel_never_reaches_a_live_saga(system, psp_url):
+    product = await stocked_product(system.gql, stock=3)
+    await faults(psp_url, latency_ms=700)
+    try:
+        order_id = (await place(system.gql, [(product["id"], 1)]))["data"]["createOrder"]["id"]
+        await until(
+            system.gql, order_id, lambda o: o["sagaState"]["currentStep"] == "PROCESS_PAYMENT"
+        )
+        started = time.monotonic()
+        cancel = "mutation($id: ID!, $r: String!) { cancelOrder(id: $id, reason: $r) { id } }"
+        refused = error_of(await system.gql(cancel, {"id": order_id, "r": "stop\u0000now"}))
+        assert refused["code"] == "VALIDATION"
+        assert time.monotonic() - started < 1.0
+    finally:
+        await faults(psp_url)
+    # The order it aimed at goes on and ends as if nothing happened.
+    final = await until_final(system.gql, order_id)
+    assert final["status"] == "CONFIRMED"
+    stock = await system.gql.data(
+        "query($id: ID!) { product(id: $id) { stock } }", {"id": product["id"]}
+    )
+    assert stock["product"]["stock"] == 2
