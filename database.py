@@ -28,7 +28,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     and the caller's retry (Temporal's, for commands) finds fresh ones.
     """
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        # Bound values (a customer's input) stay out of error messages and logs.
+        hide_parameters=True,
     )
 
 

@@ -109,10 +109,25 @@ def _coded(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Gives every error a code and hides internals (no stack trace, no SQL) from clients."""
+    """Gives every error a code and hides internals (no stack trace, no SQL) from clients.
+
+    One path for every transport: a response over HTTP, and each result sent over
+    a WebSocket (subscription events, and queries and mutations on the socket).
+    """
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._streamed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            document = self.execution_context.graphql_document
+            result.errors = [_coded(error, document) for error in errors]
+        yield
 
     def on_operation(self) -> Iterator[None]:
+        self._streamed = False
         yield
+        if self._streamed:
+            return  # each result was coded on its way out
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if result is not None and errors:

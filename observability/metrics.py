@@ -54,15 +54,43 @@ class ApiMetrics:
         )
 
 
+MAX_OPERATION_NAMES = 100
+"""Distinct operation names labelled; later ones count as `other`, so series stay bounded."""
+
+ERROR_CODES = frozenset(
+    {"VALIDATION", "NOT_FOUND", "CONFLICT", "OUT_OF_STOCK", "UNAUTHENTICATED", "FORBIDDEN"}
+)
+
+
+class OperationNames:
+    """Client-chosen operation names as metric labels, at most `limit` of them."""
+
+    def __init__(self, limit: int = MAX_OPERATION_NAMES) -> None:
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    def label(self, name: str | None) -> str:
+        if name is None:
+            return "anonymous"
+        name = name[:100]
+        if name in self._seen:
+            return name
+        if len(self._seen) >= self._limit:
+            return "other"
+        self._seen.add(name)
+        return name
+
+
 def graphql_metrics_extension(metrics: ApiMetrics) -> type[SchemaExtension]:
     """A Strawberry extension class recording `metrics` for every operation."""
+    names = OperationNames()
 
     class GraphQLMetrics(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
             started = time.perf_counter()
             yield
             context = self.execution_context
-            name = context.operation_name or "anonymous"
+            name = names.label(context.operation_name)
             try:
                 kind = context.operation_type.value
             except RuntimeError:  # the document did not parse
@@ -70,8 +98,8 @@ def graphql_metrics_extension(metrics: ApiMetrics) -> type[SchemaExtension]:
             metrics.operations.labels(name, kind).inc()
             metrics.latency.labels(name, kind).observe(time.perf_counter() - started)
             for error in getattr(context.result, "errors", None) or ():
-                code = (error.extensions or {}).get("code", "INTERNAL")
-                metrics.errors.labels(name, code).inc()
+                code = (error.extensions or {}).get("code")
+                metrics.errors.labels(name, code if code in ERROR_CODES else "INTERNAL").inc()
 
     return GraphQLMetrics
 

@@ -158,3 +158,4 @@ async def test_another_tenants_order_cannot_be_followed_nor_its_request_id_reuse
         answer = await first_answer(port, token("admin-b", tenant="sub-b"), order_id)
     [error] = answer["payload"]["errors"]
     assert error["message"] == f"order {order_id} does not exist"
+    assert error["extensions"]["code"] == "NOT_FOUND"

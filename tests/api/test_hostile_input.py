@@ -161,3 +161,24 @@ async def test_a_poisoned_cancel_never_reaches_a_live_saga(system, psp_url):
         "query($id: ID!) { product(id: $id) { stock } }", {"id": product["id"]}
     )
     assert stock["product"]["stock"] == 2
+
+
+async def test_a_thousand_operation_names_add_a_bounded_number_of_series(system):
+    def series() -> int:
+        return sum(
+            1
+            for family in system.registry.collect()
+            if family.name.startswith("graphql_")
+            for _ in family.samples
+        )
+
+    await system.gql("query Warmup { categories { id } }")
+    before = series()
+    for n in range(1000):
+        await system.gql(f"query Name{n} {{ categories {{ id }} }}")
+    # Each labelled name adds a few samples (a counter, a histogram's buckets);
+    # past the first hundred names everything is `other`.
+    per_name = 20
+    assert series() - before <= (100 + 1) * per_name
+    metrics = (await system.http.get("/metrics")).text
+    assert 'operation="other"' in metrics

@@ -143,6 +143,32 @@ async def test_someone_elses_order_cannot_be_followed(system):
         "no-such-order", "ID"
     )
     assert "does not exist" in their_error["message"]
+    # Errors over the socket are coded and masked exactly as over HTTP.
+    assert (
+        their_error["extensions"]
+        == missing_error["extensions"]
+        == {
+            "code": "NOT_FOUND",
+            "field": "id",
+        }
+    )
+
+
+async def test_queries_over_the_socket_get_coded_errors_too(system):
+    async with (
+        served(system.app) as port,
+        websockets.connect(
+            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws,
+    ):
+        payload = {"Authorization": f"Bearer {token()}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        query = {"query": "{ products(first: 0) { id } }"}
+        await ws.send(json.dumps({"id": "q", "type": "subscribe", "payload": query}))
+        message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    [error] = message["payload"]["errors"]
+    assert error["extensions"] == {"code": "VALIDATION", "field": "first"}
 
 
 async def test_each_status_change_arrives_in_order(system):
