@@ -37,7 +37,7 @@ RequestId = Annotated[
 
 MAX_REQUEST_ID = 200
 
-_REUSED_REQUEST_ID = "this requestId was used before with other input; send a new requestId"
+REUSED_REQUEST_ID = "this requestId was used before with other input; send a new requestId"
 _REQUEST_IDS = uuid.UUID("8a4c5e0e-4f55-4c36-9a53-1f6f0f3c8f11")
 _ENTITY_IDS = uuid.UUID("0f1f7a64-98c8-4a1e-8a2f-5be2c2a9b6d3")
 
@@ -114,7 +114,7 @@ class CommandSender:
             ) from error
         if result.fingerprint not in (None, fingerprint):
             # Joined a running command of the same requestId, sent with other input.
-            raise ApiError(ErrorCode.CONFLICT, _REUSED_REQUEST_ID, field="requestId")
+            raise ApiError(ErrorCode.CONFLICT, REUSED_REQUEST_ID, field="requestId")
         if result.failure is not None:
             failure = result.failure
             raise ApiError(ErrorCode(failure.code), failure.message, field=failure.field)

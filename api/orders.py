@@ -8,7 +8,7 @@ import strawberry
 from pydantic import ValidationError
 from sqlalchemy import RowMapping
 
-from api.commands import RequestId, command_id_for, new_entity_id
+from api.commands import REUSED_REQUEST_ID, RequestId, command_id_for, new_entity_id
 from api.context import Info
 from api.errors import ApiError, invalid_input
 from api.identity import Identity
@@ -86,11 +86,7 @@ async def _require_same_order(info: Info, order: PlaceOrder) -> None:
         and [(line["product_id"], line["quantity"]) for line in lines] == asked
     ):
         return
-    raise ApiError(
-        ErrorCode.CONFLICT,
-        "this requestId was used before with other input; send a new requestId",
-        field="requestId",
-    )
+    raise ApiError(ErrorCode.CONFLICT, REUSED_REQUEST_ID, field="requestId")
 
 
 async def _priced_order(
