@@ -18,6 +18,7 @@ COPY psp psp
 COPY observability observability
 COPY ops ops
 COPY devstack devstack
+COPY tenancy tenancy
 COPY migrations migrations
 RUN pip install . && useradd --system --uid 10001 shop
 USER shop

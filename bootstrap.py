@@ -31,10 +31,12 @@ from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry, EventStore
 from eventstore.listener import LogListener
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenancy import scope_transactions
+from observability.health import database_check, projections_check, temporal_check
 from observability.tracing import instrument_engine, instrument_http_client
 from psp.client import HttpPaymentProvider
+from read_models import ASYNC_PROJECTIONS
 from settings import Settings
+from tenancy import scope_transactions
 from workflows.contracts import SagaTimeouts, TaskQueues
 
 
@@ -145,8 +147,16 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
     try:
         yield Services(
             engine=engine,
-            store=event_store(),
-            temporal=client,
+            checks={
+                "database": database_check(engine),
+                "temporal": temporal_check(client),
+                "projections": projections_check(
+                    engine,
+                    event_store(),
+                    ASYNC_PROJECTIONS,
+                    max_lag_seconds=settings.projector_max_lag_seconds,
+                ),
+            },
             commands=CommandSender(
                 client,
                 task_queue=settings.command_task_queue,

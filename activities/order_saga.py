@@ -30,10 +30,10 @@ from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, 
 from domain.saga import Compensation, Refusal, SagaStep
 from domain.shipping import ArrangeShipment, CancelShipment, Shipment
 from eventstore import EventMetadata, EventStore
-from eventstore.tenancy import set_tenant
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
+from tenancy import set_tenant
 from workflows.saga_activities import (
     BeginCompensationInput,
     CloseOrderInput,

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from domain.errors import Conflict, InvalidInput
 from domain.messages import DomainEvent
 from eventstore import EventMetadata, EventStore, Position, PreviousOutcome, WrongExpectedVersion
-from eventstore.tenancy import set_tenant
 from read_models import Projection
+from tenancy import set_tenant
 
 S = TypeVar("S")
 C = TypeVar("C", contravariant=True)

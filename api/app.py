@@ -18,15 +18,8 @@ from strawberry.types.unset import UnsetType
 from api.context import Context, Services, context_from_request
 from api.limits import BodySizeLimit, GraphQLLimits
 from api.schema import build_schema
-from observability.health import (
-    Check,
-    add_operations_routes,
-    database_check,
-    projections_check,
-    temporal_check,
-)
+from observability.health import Check, add_operations_routes
 from observability.metrics import ApiMetrics
-from read_models import ASYNC_PROJECTIONS
 from settings import Settings
 
 
@@ -106,16 +99,7 @@ def create_app(
 
     def checks() -> dict[str, Check]:
         services: Services = app.state.services
-        return {
-            "database": database_check(services.engine),
-            "temporal": temporal_check(services.temporal),
-            "projections": projections_check(
-                services.engine,
-                services.store,
-                ASYNC_PROJECTIONS,
-                max_lag_seconds=settings.projector_max_lag_seconds,
-            ),
-        }
+        return services.checks
 
     add_operations_routes(app, registry=registry, checks=checks)
     app.add_middleware(BodySizeLimit, max_bytes=settings.request_max_bytes)

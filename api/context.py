@@ -13,7 +13,6 @@ from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
-from temporalio.client import Client
 
 from api.commands import CommandSender
 from api.errors import ApiError
@@ -22,8 +21,9 @@ from api.loaders import Loaders
 from api.saga_client import SagaClient
 from api.tokens import InvalidToken, TokenVerifier
 from domain.errors import ErrorCode
-from eventstore import EventStore, Notifications
-from eventstore.tenancy import TENANT_NAME, act_for
+from observability.health import Check
+from read_models.notifications import Notifications
+from tenancy import TENANT_NAME, act_for
 from workflows.contracts import CommandContext
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
@@ -114,9 +114,8 @@ class Services:
     """What the app opens once at start-up and every request shares."""
 
     engine: AsyncEngine
-    store: EventStore
-    """For the readiness check's projection lag; the API never appends."""
-    temporal: Client
+    checks: dict[str, Check]
+    """What `/readyz` asks: the database, Temporal and the projections' lag."""
     commands: CommandSender
     sagas: SagaClient
     notifications: Notifications

@@ -38,9 +38,9 @@ from devstack.servers import (
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenancy import APP_ROLE
 from observability.logs import configure_logging
 from psp.simulator import create_simulator
+from tenancy import APP_ROLE
 
 RESULTS = Path(__file__).resolve().parent / "results"
 GROUPS = ("append", "read", "follower", "saga", "command", "graphql")

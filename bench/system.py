@@ -25,8 +25,8 @@ from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
 from bench.harness import Result, per_second, percentile
 from devstack.issuer import DevIssuer
 from devstack.servers import with_user
-from eventstore.tenancy import APP_ROLE, act_for
 from settings import Settings
+from tenancy import APP_ROLE, act_for
 from worker import running_worker
 
 

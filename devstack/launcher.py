@@ -25,7 +25,7 @@ from devstack.servers import (
     wait_for_port,
     with_user,
 )
-from eventstore.tenancy import APP_ROLE
+from tenancy import APP_ROLE
 
 if TYPE_CHECKING:
     from settings import Settings

@@ -1,13 +1,13 @@
 """The event store: an append-only log of domain events.
 
-Callers depend on the port (`EventStore`, `Notifications`) and the values
+Callers depend on the port (`EventStore`) and the values
 defined here. The PostgreSQL implementation lives in `eventstore.postgres`,
 LISTEN in `eventstore.listener` and the log follower in `eventstore.follower`;
 only the composition root and the projector's runner import those.
 """
 
 from eventstore.errors import EventStoreError, WrongExpectedVersion
-from eventstore.port import EventStore, Notifications
+from eventstore.port import EventStore
 from eventstore.records import (
     START,
     AppendResult,
@@ -27,7 +27,6 @@ __all__ = [
     "EventRegistry",
     "EventStore",
     "EventStoreError",
-    "Notifications",
     "Position",
     "PreviousOutcome",
     "RecordedEvent",

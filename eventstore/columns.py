@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.types import UserDefinedType
 
-from eventstore.tenancy import TENANT_DEFAULT_SQL
+from tenancy import TENANT_DEFAULT_SQL
 
 TENANT_DEFAULT = sa.text(TENANT_DEFAULT_SQL)
 

@@ -6,9 +6,7 @@ composition root (`bootstrap.py`) names the PostgreSQL implementation.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -90,12 +88,4 @@ class EventStore(Protocol):
 
     async def notify(self, conn: AsyncConnection, position: Position) -> None:
         """Wake followers; call after the appending transaction has committed."""
-        ...
-
-
-class Notifications(Protocol):
-    """Wakes readers when the log grows (one listening connection shared by a process)."""
-
-    def subscription(self) -> AbstractAsyncContextManager[asyncio.Event]:
-        """An event that is set on every append; clear it before each read."""
         ...

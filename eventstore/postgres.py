@@ -33,7 +33,7 @@ from eventstore.records import (
 )
 from eventstore.registry import EventRegistry
 from eventstore.schema import events, stream_commands
-from eventstore.tenancy import read_whole_log
+from tenancy import read_whole_log
 
 # One statement claims the command id, checks the stream's version and inserts
 # every event; it inserts nothing when the command was seen before or the

@@ -16,10 +16,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventstore import START, EventStore, Position
-from eventstore.tenancy import tenant_policy_sql
 from projector.locks import hold_writes
 from read_models.projection import Projection, save_checkpoint
 from read_models.tables import SCHEMA
+from tenancy import tenant_policy_sql
 
 log = structlog.get_logger(__name__)
 

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore import START, EventStore, Position, RecordedEvent
-from eventstore.tenancy import set_tenant
 from read_models.tables import projection_checkpoints
+from tenancy import set_tenant
 
 Apply = Callable[[AsyncConnection, RecordedEvent], Awaitable[None]]
 

@@ -42,9 +42,9 @@ from devstack.servers import (
 from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
-from eventstore.tenancy import APP_ROLE
 from psp.simulator import create_simulator
 from settings import Settings
+from tenancy import APP_ROLE
 from worker import running_worker
 
 

@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from devstack.servers import EmbeddedPostgres, ensure_app_role, ensure_database, with_database
-from eventstore.tenancy import APP_ROLE
 from observability.logs import configure_logging
+from tenancy import APP_ROLE
 from tests.conftest import free_port, make_settings, running_api, running_system, settings_env
 from tests.saga.orders_client import place, stocked_product, until_final
 from tests.saga.test_crashes import shop_process

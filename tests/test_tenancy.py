@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from database import create_engine
 from devstack.servers import with_user
-from eventstore.tenancy import APP_ROLE
+from tenancy import APP_ROLE
 from tests.api.catalog_client import error_of
 from tests.conftest import token
 from tests.saga.orders_client import place, until_final
@@ -43,7 +43,7 @@ async def test_every_table_is_under_row_level_security_with_a_policy(engine):
         if not (row.relrowsecurity and row.relforcerowsecurity and row.policies)
     }
     assert unprotected == ALLOWED_WITHOUT_RLS, (
-        "a new table needs row-level security: see eventstore.tenancy.tenant_policy_sql"
+        "a new table needs row-level security: see tenancy.tenant_policy_sql"
     )
 
 

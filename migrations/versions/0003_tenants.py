@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from eventstore.tenancy import APP_ROLE, TENANT_DEFAULT_SQL, WHOLE_LOG_SETTING, tenant_policy_sql
+from tenancy import APP_ROLE, TENANT_DEFAULT_SQL, WHOLE_LOG_SETTING, tenant_policy_sql
 
 revision = "0003"
 down_revision = "0002"

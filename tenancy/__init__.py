@@ -1,5 +1,8 @@
 """Tenants: every row carries one, and PostgreSQL's row-level security keeps them apart.
 
+Its own package because every layer that touches PostgreSQL shares it: the event
+store, the read models, the API (which names the caller's tenant) and the worker.
+
 Each transaction acts for one tenant: `acting_for(tenant)` names it for the
 current task, and engines built with `scope_transactions` begin every
 transaction with `set_config('app.tenant_id', tenant, true)`. The policies

@@ -1,0 +1,19 @@
+"""What a reader needs to follow the log: a wake-up when it grows.
+
+The read side's own port; `eventstore.listener.LogListener` implements it with
+one LISTEN connection per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+
+class Notifications(Protocol):
+    """Wakes readers when the log grows (one listening connection shared by a process)."""
+
+    def subscription(self) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event that is set on every append; clear it before each read."""
+        ...
