@@ -106,11 +106,23 @@ class CatalogQuery:
         row = await info.context.loaders.category.load(str(id))
         return None if row is None else Category.from_row(row)
 
-    @strawberry.field(description="Every category, by name.")
-    async def categories(self, info: Info) -> list[Category]:
+    @strawberry.field(
+        description="Categories by name. Page with `first` (1 to 1000) and `after`: "
+        "the id of the last category of the previous page."
+    )
+    async def categories(
+        self, info: Info, first: int = 100, after: strawberry.ID | None = None
+    ) -> list[Category]:
         info.context.caller()  # public, but a token sent must be valid
         async with info.context.engine.connect() as conn:
-            rows = await queries.all_categories(conn)
+            rows = await fetch_page(
+                "category",
+                first,
+                after,
+                lambda: queries.category_page(
+                    conn, first=first, after=None if after is None else str(after)
+                ),
+            )
         return [Category.from_row(row) for row in rows]
 
     @strawberry.field

@@ -10,6 +10,7 @@ from sqlalchemy import RowMapping
 
 from api.context import Context, Info
 from api.errors import ApiError
+from api.pagination import check_first, fetch_page, log_cursor, parse_log_cursor
 from domain.errors import ErrorCode
 
 
@@ -29,9 +30,20 @@ class Category:
             updated_at=row["updated_at"],
         )
 
-    @strawberry.field(description="Products filed under this category, oldest first.")
-    async def products(self, info: Info) -> list[Product]:
-        rows = await info.context.loaders.products_by_category.load(self.id)
+    @strawberry.field(
+        description="Products filed under this category, oldest first. Page with `first` "
+        "(1 to 1000) and `after`: the id of the last product of the previous page."
+    )
+    async def products(
+        self, info: Info, first: int = 100, after: strawberry.ID | None = None
+    ) -> list[Product]:
+        key = (str(self.id), first, None if after is None else str(after))
+        rows = await fetch_page(
+            "product of this category",
+            first,
+            after,
+            lambda: info.context.loaders.products_by_category.load(key),
+        )
         return [Product.from_row(row) for row in rows]
 
 
@@ -39,6 +51,7 @@ class Category:
 class PricePoint:
     price: int
     changed_at: datetime
+    cursor: str = strawberry.field(description="Pass as `after` for the prices after this one.")
 
 
 @strawberry.type(description="A product for sale.")
@@ -80,9 +93,21 @@ class Product:
         return Category.from_row(row)
 
     @strawberry.field(
-        description="Every price this product has had, oldest first. Updated "
-        "asynchronously by the projector, so it may trail a mutation briefly."
+        description="The prices this product has had, oldest first, `first` (1 to 1000) "
+        "at a time after the `cursor` given as `after`. Updated asynchronously by the "
+        "projector, so it may trail a mutation briefly."
     )
-    async def price_history(self, info: Info) -> list[PricePoint]:
-        rows = await info.context.loaders.price_history.load(self.id)
-        return [PricePoint(price=row["price"], changed_at=row["changed_at"]) for row in rows]
+    async def price_history(
+        self, info: Info, first: int = 100, after: str | None = None
+    ) -> list[PricePoint]:
+        check_first(first)
+        key = (str(self.id), first, parse_log_cursor(after))
+        rows = await info.context.loaders.price_history.load(key)
+        return [
+            PricePoint(
+                price=row["price"],
+                changed_at=row["changed_at"],
+                cursor=log_cursor(row["transaction_id"], row["sequence"]),
+            )
+            for row in rows
+        ]

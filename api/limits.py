@@ -1,4 +1,4 @@
-"""What a request may ask for: GraphQL depth, aliases, tokens, body size and clean text.
+"""What a request may ask for: GraphQL depth, aliases, tokens, cost, body size and clean text.
 
 Every limit is checked before execution and costs no SQL; a refusal is a
 VALIDATION error whose message names the limit.
@@ -21,6 +21,9 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
+from api.cost import QueryCost
+from api.pagination import MAX_PAGE
+
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 
 
@@ -29,6 +32,7 @@ class GraphQLLimits:
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_cost: int = 20_000
 
 
 def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension]]:
@@ -37,6 +41,7 @@ def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        partial(QueryCost, budget=limits.max_cost, unbounded_list=MAX_PAGE),
         CleanText,
     ]
 

@@ -9,6 +9,9 @@ from sqlalchemy import RowMapping
 from strawberry.scalars import JSON
 
 from api.context import Info
+from api.cost import LIST_SIZE
+from api.pagination import check_first, log_cursor, parse_log_cursor
+from domain.orders import MAX_LINES
 from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
 from read_models import queries
 
@@ -74,6 +77,7 @@ class TimelineEvent:
     version: int
     recorded_at: datetime
     data: JSON
+    cursor: str = strawberry.field(description="Pass as `after` for the events after this one.")
 
 
 @strawberry.type
@@ -98,17 +102,22 @@ class Order:
             updated_at=row["updated_at"],
         )
 
-    @strawberry.field
+    @strawberry.field(metadata={LIST_SIZE: MAX_LINES})
     async def items(self, info: Info) -> list[OrderItem]:
         rows = await info.context.loaders.order_items.load(self.id)
         return [OrderItem.from_row(row) for row in rows]
 
     @strawberry.field(
-        description="Every event of this order's saga across streams, in log order. "
-        "Projected asynchronously, so it may trail the order briefly."
+        description="The events of this order's saga across streams, in log order, "
+        "`first` (1 to 1000) at a time after the `cursor` given as `after`. Projected "
+        "asynchronously, so it may trail the order briefly."
     )
-    async def timeline(self, info: Info) -> list[TimelineEvent]:
-        rows = await info.context.loaders.timeline.load(self.id)
+    async def timeline(
+        self, info: Info, first: int = 100, after: str | None = None
+    ) -> list[TimelineEvent]:
+        check_first(first)
+        key = (str(self.id), first, parse_log_cursor(after))
+        rows = await info.context.loaders.timeline.load(key)
         return [
             TimelineEvent(
                 type=row["event_type"],
@@ -116,6 +125,7 @@ class Order:
                 version=row["version"],
                 recorded_at=row["recorded_at"],
                 data=row["data"],
+                cursor=log_cursor(row["transaction_id"], row["sequence"]),
             )
             for row in rows
         ]

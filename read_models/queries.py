@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,16 +21,26 @@ from read_models.tables import (
 
 
 class UnknownCursor(LookupError):
-    """`after` names a row (a product, an order) that is not, or no longer, in the table."""
+    """`after` names a row (a product, an order) that is not, or no longer, in the list."""
+
+
+@dataclass(frozen=True)
+class LogPosition:
+    """Where a row's event sits in the log: the order of price histories and timelines."""
+
+    transaction_id: int
+    sequence: int
 
 
 async def category_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
     return await _by_id(conn, categories, ids)
 
 
-async def all_categories(conn: AsyncConnection) -> list[sa.RowMapping]:
-    result = await conn.execute(sa.select(categories).order_by(categories.c.name, categories.c.id))
-    return list(result.mappings())
+async def category_page(
+    conn: AsyncConnection, *, first: int, after: str | None
+) -> list[sa.RowMapping]:
+    """Categories by name, `first` at a time after category `after`."""
+    return await _page(conn, categories, categories.c.name, None, first=first, after=after)
 
 
 async def product_rows(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, sa.RowMapping]:
@@ -45,25 +56,87 @@ async def product_page(
 
 
 async def products_in_categories(
-    conn: AsyncConnection, category_ids: Sequence[str]
-) -> dict[str, list[sa.RowMapping]]:
-    query = (
-        sa.select(products)
-        .where(products.c.category_id.in_(category_ids))
-        .order_by(products.c.created_at, products.c.id)
+    conn: AsyncConnection, category_ids: Sequence[str], *, first: int, after: str | None
+) -> dict[str, list[sa.RowMapping] | UnknownCursor]:
+    """The first `first` products of each category, oldest first, after product `after`.
+
+    The anchor must be a product of the same category; for the others it is unknown.
+    """
+    keyset = None
+    anchored = list(category_ids)
+    if after is not None:
+        anchor_query = sa.select(products.c.created_at, products.c.id, products.c.category_id)
+        anchor = (await conn.execute(anchor_query.where(products.c.id == after))).one_or_none()
+        anchored = [] if anchor is None else [c for c in category_ids if c == anchor.category_id]
+        if anchor is not None:
+            keyset = sa.tuple_(products.c.created_at, products.c.id) > sa.tuple_(
+                anchor.created_at, anchor.id
+            )
+    found = await _first_of_each(
+        conn,
+        products,
+        products.c.category_id,
+        anchored,
+        (products.c.created_at, products.c.id),
+        first=first,
+        where=keyset,
     )
-    return await _grouped(conn, query, "category_id", category_ids)
+    return {key: found.get(key, UnknownCursor(after)) for key in category_ids}
 
 
 async def price_histories(
-    conn: AsyncConnection, product_ids: Sequence[str]
+    conn: AsyncConnection, product_ids: Sequence[str], *, first: int, after: LogPosition | None
 ) -> dict[str, list[sa.RowMapping]]:
-    query = (
-        sa.select(price_history)
-        .where(price_history.c.product_id.in_(product_ids))
-        .order_by(price_history.c.transaction_id, price_history.c.sequence)
+    """The first `first` prices of each product, oldest first, after log position `after`."""
+    order = (price_history.c.transaction_id, price_history.c.sequence)
+    return await _first_of_each(
+        conn,
+        price_history,
+        price_history.c.product_id,
+        product_ids,
+        order,
+        first=first,
+        where=_after_position(order, after),
     )
-    return await _grouped(conn, query, "product_id", product_ids)
+
+
+def _after_position(
+    order: tuple[sa.Column[Any], sa.Column[Any]], after: LogPosition | None
+) -> sa.ColumnElement[bool] | None:
+    if after is None:
+        return None
+    return sa.tuple_(*order) > sa.tuple_(
+        sa.cast(sa.literal(str(after.transaction_id)), order[0].type), after.sequence
+    )
+
+
+async def _first_of_each(
+    conn: AsyncConnection,
+    table: sa.Table,
+    key: sa.Column[str],
+    keys: Sequence[str],
+    order: tuple[sa.Column[Any], ...],
+    *,
+    first: int,
+    where: sa.ColumnElement[bool] | None,
+) -> dict[str, list[sa.RowMapping]]:
+    """The first `first` rows of each key in `order`, in one statement for every key."""
+    if not keys:
+        return {}
+    rank = sa.func.row_number().over(partition_by=key, order_by=order).label("rank")
+    inner = sa.select(table, rank).where(key.in_(keys))
+    if where is not None:
+        inner = inner.where(where)
+    ranked = inner.subquery()
+    query = (
+        sa.select(*(ranked.c[column.name] for column in table.columns))
+        .where(ranked.c.rank <= first)
+        .order_by(ranked.c[key.name], *(ranked.c[column.name] for column in order))
+    )
+    grouped: dict[str, list[sa.RowMapping]] = {k: [] for k in keys}
+    for row in (await conn.execute(query)).mappings():
+        grouped[row[key.name]].append(row)
+    return grouped
 
 
 async def _by_id(
@@ -135,14 +208,19 @@ async def items_of_orders(
 
 
 async def timelines(
-    conn: AsyncConnection, order_ids: Sequence[str]
+    conn: AsyncConnection, order_ids: Sequence[str], *, first: int, after: LogPosition | None
 ) -> dict[str, list[sa.RowMapping]]:
-    query = (
-        sa.select(order_timeline)
-        .where(order_timeline.c.order_id.in_(order_ids))
-        .order_by(order_timeline.c.transaction_id, order_timeline.c.sequence)
+    """The first `first` events of each order's timeline, in log order, after `after`."""
+    order = (order_timeline.c.transaction_id, order_timeline.c.sequence)
+    return await _first_of_each(
+        conn,
+        order_timeline,
+        order_timeline.c.order_id,
+        order_ids,
+        order,
+        first=first,
+        where=_after_position(order, after),
     )
-    return await _grouped(conn, query, "order_id", order_ids)
 
 
 async def order_updates_after(
