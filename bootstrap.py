@@ -177,6 +177,17 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
         await engine.dispose()
 
 
-def api_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> FastAPI:
-    """The API application, its services opened with its lifespan."""
-    return create_app(settings, open_services=lambda: api_services(settings), registry=registry)
+def api_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    internal_port: int | None = None,
+) -> FastAPI:
+    """The API application, its services opened with its lifespan (and, given
+    `internal_port`, its operations server)."""
+    return create_app(
+        settings,
+        open_services=lambda: api_services(settings),
+        registry=registry,
+        internal_port=internal_port,
+    )

@@ -23,7 +23,7 @@ def _api(settings: Settings) -> None:
     from bootstrap import api_app
 
     uvicorn.run(
-        api_app(settings),
+        api_app(settings, internal_port=settings.api_metrics_port),
         host=settings.api_host,
         port=settings.api_port,
         log_config=None,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,11 +36,19 @@ class Settings(BaseSettings):
     temporal_address: str | None = Field(
         default=None, description="host:port of Temporal; unset: `dev` starts a dev server."
     )
+    shop_env: Literal["development", "production"] = Field(
+        default="development",
+        description="`production` (the image's default) turns off GraphiQL, anonymous "
+        'introspection, "did you mean" suggestions, /docs and /metrics on the public port.',
+    )
     temporal_namespace: str = "default"
     data_dir: Path = Path(".data")
 
     api_host: str = "127.0.0.1"
     api_port: int = 4000
+    api_metrics_port: int = Field(
+        default=9572, description="The API's internal /metrics, /healthz and /readyz."
+    )
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
 
@@ -112,6 +121,17 @@ class Settings(BaseSettings):
         default=30, description="Aliases in one document, counted through fragments too."
     )
     graphql_max_tokens: int = Field(default=2000, description="Tokens in one GraphQL document.")
+    graphql_max_cost: int = Field(
+        default=20_000,
+        description="Most objects a query may return at worst: each list's `first` (or its "
+        "largest page) multiplied down every path.",
+    )
+    subscriptions_per_socket: int = Field(
+        default=20, description="Subscriptions one WebSocket may run at once."
+    )
+    sockets_per_caller: int = Field(
+        default=5, description="WebSockets one caller (a token subject) may hold per API process."
+    )
     request_max_bytes: int = Field(
         default=1_000_000, description="Largest request body; over it, 413 before parsing."
     )
@@ -151,6 +171,18 @@ class Settings(BaseSettings):
 
     log_format: str = Field(default="json", description="`json` or `console`.")
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _production_names_its_payment_provider(self) -> Settings:
+        # The default PSP_URL is the development simulator: production must never
+        # "take payments" from a fake because a setting was forgotten.
+        if self.shop_env == "production" and "psp_url" not in self.model_fields_set:
+            raise ValueError("SHOP_ENV=production needs PSP_URL: the real payment provider's URL")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.shop_env == "production"
 
     @property
     def command_timeout(self) -> timedelta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
@@ -18,7 +18,12 @@ from strawberry.types.unset import UnsetType
 from api.context import Context, Services, context_from_request
 from api.limits import BodySizeLimit, GraphQLLimits
 from api.schema import build_schema
-from observability.health import Check, add_operations_routes
+from observability.health import (
+    Check,
+    add_operations_routes,
+    operations_app,
+    served_in_background,
+)
 from observability.metrics import ApiMetrics
 from settings import Settings
 
@@ -58,21 +63,36 @@ def create_app(
     *,
     open_services: Callable[[], AbstractAsyncContextManager[Services]],
     registry: CollectorRegistry | None = None,
+    internal_port: int | None = None,
 ) -> FastAPI:
     """Build the API; `open_services` (see `bootstrap.api_services`) runs with its lifespan.
 
-    Metrics go to `registry` (by default one of the app's own), served at `/metrics`.
+    Metrics go to `registry` (by default one of the app's own). With `internal_port`,
+    the lifespan also serves `/metrics`, `/healthz` and `/readyz` there, for
+    scrapers and probes inside the cluster; the public port has `/metrics` only in
+    development.
     """
     registry = registry or CollectorRegistry()
     metrics = ApiMetrics.create(registry)
 
+    def checks() -> dict[str, Check]:
+        services: Services = app.state.services
+        return services.checks
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services() as services:
+        async with open_services() as services, AsyncExitStack() as stack:
             app.state.services = services
+            if internal_port is not None:
+                internal = operations_app(registry, checks)
+                stack.enter_context(served_in_background(internal, port=internal_port))
             yield
 
-    app = FastAPI(title="shop", lifespan=lifespan)
+    # Production serves no API explorer: no GraphiQL, no /docs, no /openapi.json.
+    explorers: dict[str, Any] = (
+        {"docs_url": None, "redoc_url": None, "openapi_url": None} if settings.production else {}
+    )
+    app = FastAPI(title="shop", lifespan=lifespan, **explorers)
 
     async def get_context(request: Request = None, websocket: WebSocket = None) -> Context:  # type: ignore[assignment]
         connection = request if request is not None else websocket
@@ -82,25 +102,24 @@ def create_app(
         max_depth=settings.graphql_max_depth,
         max_aliases=settings.graphql_max_aliases,
         max_tokens=settings.graphql_max_tokens,
+        max_cost=settings.graphql_max_cost,
     )
-    schema = build_schema(metrics, limits=limits)
+    schema = build_schema(metrics, limits=limits, production=settings.production)
     secret = settings.dev_graphiql_token
     graphiql_token = None if secret is None else secret.get_secret_value()
-    for prefix in ("/graphql", "/graphiql"):
+    for prefix in ("/graphql",) if settings.production else ("/graphql", "/graphiql"):
         router = SignedInSockets(
             schema,
             context_getter=get_context,
             graphiql_token=graphiql_token,
+            graphql_ide=None if settings.production else "graphiql",
             # Only graphql-transport-ws: the legacy graphql-ws has no init timeout
             # and lets a socket sign in again as someone else.
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         app.include_router(router, prefix=prefix)
 
-    def checks() -> dict[str, Check]:
-        services: Services = app.state.services
-        return services.checks
-
-    add_operations_routes(app, registry=registry, checks=checks)
+    # Production serves /metrics only on the internal port (API_METRICS_PORT, see `cli`).
+    add_operations_routes(app, registry=registry, checks=checks, metrics=not settings.production)
     app.add_middleware(BodySizeLimit, max_bytes=settings.request_max_bytes)
     return app

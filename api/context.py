@@ -76,6 +76,14 @@ class Context(BaseContext):
         act_for(self._identity.tenant)
         return self._identity
 
+    def is_signed_in(self) -> bool:
+        """Whether a valid, current token names the caller (asks nothing of the database)."""
+        return (
+            self._auth_failure is None
+            and self._identity.signed_in
+            and self._identity.current(self._verifier.leeway_seconds)
+        )
+
     def signed_in(self) -> Identity:
         identity = self.caller()
         if not identity.signed_in:

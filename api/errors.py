@@ -56,6 +56,14 @@ _FIELD_IN_MESSAGE = (
 )
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean .+\?$", re.DOTALL)
+
+
+def without_suggestions(message: str) -> str:
+    """graphql-core's message without its "Did you mean …?" hint, which names the schema."""
+    return _SUGGESTION.sub("", message)
+
+
 def _field_of(error: GraphQLError, document: DocumentNode | None) -> str | None:
     """The input field a graphql-core validation or coercion error is about."""
     for pattern in _FIELD_IN_MESSAGE:
@@ -80,7 +88,9 @@ def _field_of(error: GraphQLError, document: DocumentNode | None) -> str | None:
     return holder[0] if holder else None
 
 
-def _coded(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
+def _coded(
+    error: GraphQLError, document: DocumentNode | None, *, suggestions: bool = True
+) -> GraphQLError:
     original = error.original_error
     code: ErrorCode
     field: str | None = None
@@ -91,6 +101,8 @@ def _coded(error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
         # graphql-core's own syntax, validation and variable coercion errors.
         code = ErrorCode.VALIDATION
         field = _field_of(error, document)
+        if not suggestions:
+            message = without_suggestions(message)
     else:
         code = ErrorCode.INTERNAL
         message = "Internal error; it has been logged."
@@ -113,14 +125,18 @@ class ErrorCodes(SchemaExtension):
 
     One path for every transport: a response over HTTP, and each result sent over
     a WebSocket (subscription events, and queries and mutations on the socket).
+    With `suggestions=False` (production), "Did you mean …?" hints are dropped.
     """
+
+    def __init__(self, *, suggestions: bool = True) -> None:
+        self.suggestions = suggestions
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         self._streamed = True
         errors = getattr(result, "errors", None)
         if errors:
             document = self.execution_context.graphql_document
-            result.errors = [_coded(error, document) for error in errors]
+            result.errors = [self._coded(error, document) for error in errors]
         yield
 
     def on_operation(self) -> Iterator[None]:
@@ -132,7 +148,10 @@ class ErrorCodes(SchemaExtension):
         errors = getattr(result, "errors", None)
         if result is not None and errors:
             document = self.execution_context.graphql_document
-            result.errors = [_coded(error, document) for error in errors]
+            result.errors = [self._coded(error, document) for error in errors]
+
+    def _coded(self, error: GraphQLError, document: DocumentNode | None) -> GraphQLError:
+        return _coded(error, document, suggestions=self.suggestions)
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -15,6 +16,7 @@ from strawberry.types import ExecutionContext
 from api.catalog import CatalogMutation, CatalogQuery
 from api.context import Context
 from api.errors import ErrorCodes, log_unexpected
+from api.exposure import IntrospectionForSignedInCallers
 from api.limits import GraphQLLimits, limit_extensions
 from api.loaders import Loaders
 from api.orders import OrderMutation, OrderQuery, OrderSubscription
@@ -78,18 +80,26 @@ class Subscription(OrderSubscription):
 
 
 def build_schema(
-    metrics: ApiMetrics | None = None, *, limits: GraphQLLimits | None = None
+    metrics: ApiMetrics | None = None,
+    *,
+    limits: GraphQLLimits | None = None,
+    production: bool = False,
 ) -> Schema:
-    """The schema; with `metrics`, every operation is counted and timed."""
+    """The schema; with `metrics`, every operation is counted and timed.
+
+    In `production`, only signed-in callers may introspect, and errors carry no
+    suggestions (see `api.exposure`).
+    """
     extensions: list[Callable[[], SchemaExtension]] = [
         *limit_extensions(limits or GraphQLLimits()),
+        *([IntrospectionForSignedInCallers] if production else []),
         LoadersPerOperation,
         OperationTracing,
     ]
     if metrics is not None:
         extensions.append(graphql_metrics_extension(metrics))
     # Last, so that the extensions before it see the coded errors it leaves.
-    extensions.append(ErrorCodes)
+    extensions.append(partial(ErrorCodes, suggestions=not production))
     return ShopSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

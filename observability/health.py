@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Response
@@ -73,13 +74,19 @@ async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]
 
 
 def add_operations_routes(
-    app: FastAPI, *, registry: CollectorRegistry, checks: Callable[[], Mapping[str, Check]]
+    app: FastAPI,
+    *,
+    registry: CollectorRegistry,
+    checks: Callable[[], Mapping[str, Check]],
+    metrics: bool = True,
 ) -> None:
-    """`/metrics`, `/healthz` and `/readyz` on `app`; `checks` is read per request."""
+    """`/metrics` (unless `metrics` is False), `/healthz` and `/readyz` on `app`;
+    `checks` is read per request."""
+    if metrics:
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        @app.get("/metrics", include_in_schema=False)
+        async def serve_metrics() -> Response:
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -93,18 +100,37 @@ def add_operations_routes(
         return JSONResponse({"ready": ready, **report}, status_code=200 if ready else 503)
 
 
-def operations_app(registry: CollectorRegistry, checks: Mapping[str, Check]) -> FastAPI:
-    """The small HTTP server of processes that serve nothing else (worker, projector)."""
+def operations_app(
+    registry: CollectorRegistry,
+    checks: Mapping[str, Check] | Callable[[], Mapping[str, Check]],
+) -> FastAPI:
+    """The small internal HTTP server of every process: /metrics, /healthz and /readyz."""
     app = FastAPI(title="operations", openapi_url=None, docs_url=None, redoc_url=None)
-    add_operations_routes(app, registry=registry, checks=lambda: checks)
+    read_checks = checks if callable(checks) else lambda: checks
+    add_operations_routes(app, registry=registry, checks=read_checks)
     return app
 
 
 async def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Serve `app` until cancelled."""
+    """Serve `app` until cancelled; the process, not this server, handles its signals."""
     import uvicorn
 
-    server = uvicorn.Server(
+    class SecondaryServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    server = SecondaryServer(
         uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
     )
     await server.serve()
+
+
+@contextlib.contextmanager
+def served_in_background(app: FastAPI, *, port: int) -> Iterator[None]:
+    """Serve `app` on all interfaces at `port` while the block runs."""
+    task = asyncio.get_running_loop().create_task(serve(app, host="0.0.0.0", port=port))
+    try:
+        yield
+    finally:
+        task.cancel()

@@ -241,10 +241,13 @@ def make_settings(
 
 
 @asynccontextmanager
-async def running_api(settings: Settings) -> AsyncIterator[System]:
-    """The API in-process over ASGI, with no worker (tests that run one as a process)."""
+async def running_api(
+    settings: Settings, *, internal_port: int | None = None
+) -> AsyncIterator[System]:
+    """The API in-process over ASGI, with no worker (tests that run one as a process);
+    with `internal_port`, its operations server on that real port too."""
     registry = CollectorRegistry()
-    app = bootstrap.api_app(settings, registry=registry)
+    app = bootstrap.api_app(settings, registry=registry, internal_port=internal_port)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
@@ -278,7 +281,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _temporal_address(temporal_env: WorkflowEnvironment) -> str:
+def temporal_address(temporal_env: WorkflowEnvironment) -> str:
     return temporal_env.client.service_client.config.target_host
 
 
@@ -287,7 +290,7 @@ async def system(
     database_url: str, temporal_env: WorkflowEnvironment, psp_url: str
 ) -> AsyncIterator[System]:
     """The system on the session's shared database."""
-    settings = make_settings(database_url, _temporal_address(temporal_env), psp_url)
+    settings = make_settings(database_url, temporal_address(temporal_env), psp_url)
     async with running_system(settings, temporal_env) as system:
         yield system
 
@@ -298,7 +301,7 @@ async def empty_system(
 ) -> AsyncIterator[System]:
     """The system on a database of its own, empty, for tests that list everything."""
     url = await _fresh_database(embedded_postgres.url())
-    settings = make_settings(url, _temporal_address(temporal_env), psp_url)
+    settings = make_settings(url, temporal_address(temporal_env), psp_url)
     async with running_system(settings, temporal_env) as system:
         yield system
     await drop_database(embedded_postgres.url(), make_url(url).database or "")
