@@ -171,6 +171,7 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
             ),
             notifications=listener,
             verifier=verifier,
+            subscription_recheck_seconds=settings.subscription_recheck_seconds,
         )
     finally:
         await listener.stop()

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     subscriptions_per_socket: int = Field(
         default=20, description="Subscriptions one WebSocket may run at once."
     )
+    subscription_recheck_seconds: float = Field(
+        default=30.0,
+        description="An idle subscription re-reads its order this often, in case a wake-up "
+        "was lost; changes of the order wake it at once.",
+    )
     sockets_per_caller: int = Field(
         default=5, description="WebSockets one caller (a token subject) may hold per API process."
     )

@@ -13,11 +13,12 @@ from prometheus_client import CollectorRegistry
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.types.unset import UnsetType
+from strawberry.types.unset import UNSET, UnsetType
 
 from api.context import Context, Services, context_from_request
 from api.limits import BodySizeLimit, GraphQLLimits
 from api.schema import build_schema
+from api.sockets import CodedProtocolErrors, SocketsPerCaller
 from observability.health import (
     Check,
     add_operations_routes,
@@ -32,11 +33,21 @@ class SignedInSockets(GraphQLRouter[Context, None]):
     """GraphQL over HTTP and WebSocket; a socket must sign in with its `connection_init`.
 
     The token travels as `{"Authorization": "Bearer …"}` in the init payload; a
-    socket without a valid one is closed (4403) before any subscription runs.
+    socket without a valid one, or of a caller who already holds as many sockets
+    as `sockets` allows, is closed (4403) before any subscription runs.
     """
 
-    def __init__(self, *args: Any, graphiql_token: str | None = None, **kwargs: Any) -> None:
+    graphql_transport_ws_handler_class = CodedProtocolErrors
+
+    def __init__(
+        self,
+        *args: Any,
+        sockets: SocketsPerCaller,
+        graphiql_token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._sockets = sockets
         self._graphiql_token = graphiql_token
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
@@ -53,9 +64,30 @@ class SignedInSockets(GraphQLRouter[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         failure = await context.sign_in(params.get("Authorization", params.get("authorization")))
+        if failure is None:
+            identity = context.signed_in()
+            assert identity.subject is not None
+            caller = (identity.tenant, identity.subject)
+            if self._sockets.take(caller):
+                context.socket_caller = caller
+            else:
+                failure = (
+                    f"this caller already holds {self._sockets.cap} open sockets, "
+                    "the most allowed; close one first"
+                )
         if failure is not None:
+            context.rejection = failure  # the close frame's reason (see `api.sockets`)
             raise ConnectionRejectionError({"reason": failure})
         return await super().on_ws_connect(context)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            # The socket has closed: its caller may open another.
+            if isinstance(context, Context) and context.socket_caller is not None:
+                self._sockets.give_back(context.socket_caller)
+                context.socket_caller = None
 
 
 def create_app(
@@ -107,9 +139,12 @@ def create_app(
     schema = build_schema(metrics, limits=limits, production=settings.production)
     secret = settings.dev_graphiql_token
     graphiql_token = None if secret is None else secret.get_secret_value()
+    sockets = SocketsPerCaller(settings.sockets_per_caller)
     for prefix in ("/graphql",) if settings.production else ("/graphql", "/graphiql"):
         router = SignedInSockets(
             schema,
+            sockets=sockets,
+            max_subscriptions_per_connection=settings.subscriptions_per_socket,
             context_getter=get_context,
             graphiql_token=graphiql_token,
             graphql_ide=None if settings.production else "graphiql",

@@ -19,6 +19,7 @@ from api.errors import ApiError
 from api.identity import Identity, anonymous
 from api.loaders import Loaders
 from api.saga_client import SagaClient
+from api.sockets import Caller
 from api.tokens import InvalidToken, TokenVerifier
 from domain.errors import ErrorCode
 from observability.health import Check
@@ -27,9 +28,6 @@ from tenancy import TENANT_NAME, act_for
 from workflows.contracts import CommandContext
 
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
-
-SUBSCRIPTION_POLL_SECONDS = 1.0
-"""The longest a subscription waits without a notification before it looks again."""
 
 
 class Context(BaseContext):
@@ -44,6 +42,7 @@ class Context(BaseContext):
         verifier: TokenVerifier,
         identity: Identity,
         auth_failure: str | None = None,
+        subscription_recheck_seconds: float = 30.0,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -55,6 +54,11 @@ class Context(BaseContext):
         self._verifier = verifier
         self._identity = identity
         self._auth_failure = auth_failure
+        self.subscription_recheck_seconds = subscription_recheck_seconds
+        self.socket_caller: Caller | None = None
+        self.rejection: str | None = None
+        """Why this WebSocket's sign-in was refused."""
+        """Set while a signed-in WebSocket counts against its caller's socket cap."""
 
     async def sign_in(self, authorization: object) -> str | None:
         """Take the caller a WebSocket names in its `connection_init`; says why not, if not."""
@@ -97,9 +101,10 @@ class Context(BaseContext):
         return identity
 
     async def wait_for_log(self, woken: asyncio.Event) -> None:
-        """Until the log grows, or a second at most (a notification can be lost)."""
+        """Until `woken` is set, or the recheck interval at most: a notification
+        can be lost (one sent while the listener reconnects, say)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woken.wait(), SUBSCRIPTION_POLL_SECONDS)
+            await asyncio.wait_for(woken.wait(), self.subscription_recheck_seconds)
 
     def command_context(self, command_id: str) -> CommandContext:
         """Who sent a command: the verified caller, recorded in every event's metadata."""
@@ -128,6 +133,7 @@ class Services:
     sagas: SagaClient
     notifications: Notifications
     verifier: TokenVerifier
+    subscription_recheck_seconds: float = 30.0
 
 
 def bearer_token(authorization: object) -> str | None:
@@ -181,4 +187,5 @@ async def context_from_request(connection: Request | WebSocket, services: Servic
         verifier=services.verifier,
         identity=identity,
         auth_failure=failure,
+        subscription_recheck_seconds=services.subscription_recheck_seconds,
     )

@@ -226,7 +226,8 @@ class OrderSubscription:
         if order["status"] in FINAL_STATES and after_version >= order["version"]:
             return  # the client has seen every change there will ever be
         version = after_version
-        async with context.notifications.subscription() as woken:
+        # Woken only by this order's changes: its saga's steps carry its id.
+        async with context.notifications.subscription(str(order_id)) as woken:
             while True:
                 woken.clear()
                 context.signed_in()  # ends the subscription once the socket's token expires

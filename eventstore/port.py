@@ -86,6 +86,9 @@ class EventStore(Protocol):
         """
         ...
 
-    async def notify(self, conn: AsyncConnection, position: Position) -> None:
-        """Wake followers; call after the appending transaction has committed."""
+    async def notify(
+        self, conn: AsyncConnection, position: Position, *, correlation_id: str | None = None
+    ) -> None:
+        """Wake followers, and the readers of `correlation_id` (an order, for its
+        subscribers); call after the appending transaction has committed."""
         ...

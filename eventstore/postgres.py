@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.messages import DomainEvent
 from eventstore.columns import Xid8
 from eventstore.errors import WrongExpectedVersion
-from eventstore.listener import NOTIFY_CHANNEL
+from eventstore.listener import NOTIFY_CHANNEL, notification_payload
 from eventstore.records import (
     START,
     AppendResult,
@@ -328,13 +328,17 @@ class PostgresEventStore:
                 sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(stream_id, 0)))
             )
 
-    async def notify(self, conn: AsyncConnection, position: Position) -> None:
-        """Wake followers. Call after the appending transaction has committed.
+    async def notify(
+        self, conn: AsyncConnection, position: Position, *, correlation_id: str | None = None
+    ) -> None:
+        """Wake followers, and the readers of `correlation_id`. Call after the
+        appending transaction has committed.
 
         Kept out of the append transaction on purpose: PostgreSQL serialises
         the commits of transactions that NOTIFY, which halves write throughput.
         """
-        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(position))))
+        payload = notification_payload(position, correlation_id)
+        await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, payload)))
 
     def _decode(self, row: sa.Row[Any]) -> RecordedEvent:
         # Unpacking the plain tuple is several times cheaper than named access,

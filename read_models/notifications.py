@@ -14,6 +14,10 @@ from typing import Protocol
 class Notifications(Protocol):
     """Wakes readers when the log grows (one listening connection shared by a process)."""
 
-    def subscription(self) -> AbstractAsyncContextManager[asyncio.Event]:
-        """An event that is set on every append; clear it before each read."""
+    def subscription(
+        self, correlation_id: str | None = None
+    ) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event set on every append, or only on appends of commands correlated
+        with `correlation_id` (an order's saga steps carry the order's id); clear it
+        before each read."""
         ...

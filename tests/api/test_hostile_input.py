@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 
 from tests.api.catalog_client import create_category, error_of, event_count, unique
+from tests.conftest import sql_statements
 from tests.saga.orders_client import faults, place, stocked_product, until, until_final
 
 CREATE_CATEGORY = "mutation($n: String!) { createCategory(input: {name: $n}) { id name } }"
-
-
-@contextmanager
-def sql_statements(system) -> Iterator[list[str]]:
-    """Every statement the API's own engine sends while the block runs."""
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    engine = system.app.state.services.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def nested(depth: int) -> str:
