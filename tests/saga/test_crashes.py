@@ -38,8 +38,14 @@ def kill(process: subprocess.Popen[bytes]) -> None:
 
 
 async def test_sagas_finish_after_the_worker_is_killed(database_url, temporal_env, psp_url, engine):
+    # Deadlines longer than a worker's restart on a busy machine: the sagas must
+    # resume, not be cancelled because the new worker took a few seconds to start.
     settings = make_settings(
-        database_url, temporal_env.client.service_client.config.target_host, psp_url
+        database_url,
+        temporal_env.client.service_client.config.target_host,
+        psp_url,
+        payment_deadline_seconds=60.0,
+        saga_step_deadline_seconds=60.0,
     )
     env = settings_env(settings)
     await faults(psp_url, latency_ms=300)
