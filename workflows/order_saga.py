@@ -7,6 +7,12 @@ a compensation that is refused for good or runs past its deadline ends the
 order FAILED and fails the workflow: in the Temporal UI, a failed OrderSaga is
 an order that needs an operator.
 
+The bookkeeping around the compensations (recording that they began, closing
+the order) never stands in their way: if it fails for good, the compensations
+run anyway, and the order is closed with a plain reason when its own reason
+cannot be stored. An order the saga cannot close at all fails the workflow,
+which is the operator's signal.
+
 Longer than our usual module: one workflow class, kept whole so the saga reads
 top to bottom (its run, its steps, its compensation, its messages).
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypedDict, TypeVar
+from typing import NoReturn, TypedDict, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -60,6 +66,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 REFUSALS = [refusal.value for refusal in Refusal]
+
+UNRECORDED_REASON = "the saga's reason could not be recorded; see its workflow in Temporal"
+"""Closes an order whose own reason the database refused (the workflow keeps the reason)."""
 
 CallT = TypeVar("CallT", bound=SagaCall)
 Activity = Callable[[OrderSagaActivities, CallT], Awaitable[StepResult]]
@@ -218,7 +227,8 @@ class OrderSaga:
             failure_reason=reason,
             current_step=COMPENSATING_STEP[planned[0]] if planned else None,
         )
-        await self._record(
+        # A record of what is about to happen; the compensations matter more than it.
+        await self._bookkeep(
             OrderSagaActivities.begin_compensation,
             BeginCompensationInput(**self._call(), reason=reason, compensations=planned),
         )
@@ -227,21 +237,26 @@ class OrderSaga:
             try:
                 await self._undo(compensation)
             except ActivityError as error:
-                failure = f"{reason}; then {compensation} failed: {_cause(error)}"
-                await self._close(OrderState.FAILED, failure)
-                _count("order_sagas_failed", "Order sagas that need an operator.")
-                await self._finish(
-                    status=SagaStatus.FAILED, state=OrderState.FAILED, failure_reason=failure
-                )
-                raise ApplicationError(
-                    f"order {self._saga.order.order_id} needs an operator: {failure}",
-                    type=ORDER_NEEDS_OPERATOR,
-                    non_retryable=True,
-                ) from error
+                await self._fail(f"{reason}; then {compensation} failed: {_cause(error)}", error)
             self._update(compensations=(*self._snapshot.compensations, compensation))
-        await self._close(OrderState.CANCELLED, reason)
+        if not await self._close(OrderState.CANCELLED, reason):
+            await self._fail(f"{reason}; compensated, but the order could not be closed", None)
         _count("order_sagas_compensated", "Order sagas that cancelled their order.")
         return await self._finish(status=SagaStatus.COMPENSATED, state=OrderState.CANCELLED)
+
+    async def _fail(self, failure: str, cause: BaseException | None) -> NoReturn:
+        """End the order FAILED and fail the workflow: an operator must finish it."""
+        closed = await self._close(OrderState.FAILED, failure)
+        _count("order_sagas_failed", "Order sagas that need an operator.")
+        await self._finish(
+            status=SagaStatus.FAILED, state=OrderState.FAILED, failure_reason=failure
+        )
+        unclosed = "" if closed else " (the order could not be marked FAILED either)"
+        raise ApplicationError(
+            f"order {self._saga.order.order_id} needs an operator: {failure}{unclosed}",
+            type=ORDER_NEEDS_OPERATOR,
+            non_retryable=True,
+        ) from cause
 
     async def _undo(self, compensation: Compensation) -> None:
         queues = self._saga.queues
@@ -259,11 +274,27 @@ class OrderSaga:
                     OrderSagaActivities.cancel_shipment, SagaCall(**self._call()), queues.shipping
                 )
 
-    async def _close(self, outcome: OrderState, reason: str) -> None:
-        await self._record(
-            OrderSagaActivities.close_order,
-            CloseOrderInput(**self._call(), outcome=outcome, reason=reason),
-        )
+    async def _close(self, outcome: OrderState, reason: str) -> bool:
+        """Close the order `outcome`; with a plain reason if its own cannot be stored.
+
+        False when it could not be closed at all.
+        """
+        for recorded in (reason, UNRECORDED_REASON):
+            close = CloseOrderInput(**self._call(), outcome=outcome, reason=recorded)
+            if await self._bookkeep(OrderSagaActivities.close_order, close):
+                return True
+        return False
+
+    async def _bookkeep(self, activity: Activity[CallT], call: CallT) -> bool:
+        """Run a bookkeeping activity; False, and a warning, when it fails for good."""
+        try:
+            await self._record(activity, call)
+        except ActivityError as error:
+            workflow.logger.warning(
+                "saga bookkeeping failed for good: %s: %s", error.activity_type, _cause(error)
+            )
+            return False
+        return True
 
     async def _record(
         self, activity: Activity[CallT], call: CallT, task_queue: str | None = None

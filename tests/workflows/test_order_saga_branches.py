@@ -42,7 +42,7 @@ from workflows.contracts import (
     SagaTimeouts,
     TaskQueues,
 )
-from workflows.order_saga import OrderSaga
+from workflows.order_saga import UNRECORDED_REASON, OrderSaga
 from workflows.saga_activities import (
     BeginCompensationInput,
     CloseOrderInput,
@@ -341,3 +341,84 @@ async def test_a_compensation_that_cannot_be_done_fails_the_order(temporal_env, 
     assert stubs.names() == [*FORWARD[:4], "begin_compensation", "refund_payment", "close_order"]
     assert snapshot.compensations == ()
     ended(stubs, snapshot, SagaStatus.FAILED, OrderState.FAILED)
+
+
+def refuse_first(refusal: str) -> Behaviour:
+    """Refused for good the first time (bad data, say), done the next."""
+    calls = 0
+
+    async def behave() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await refuse(refusal)()
+
+    return behave
+
+
+def close_inputs(stubs: Stubs) -> list[CloseOrderInput]:
+    closes = [call.input for call in stubs.calls if call.name == "close_order"]
+    assert all(isinstance(close, CloseOrderInput) for close in closes)
+    return closes  # type: ignore[return-value]
+
+
+async def test_compensations_run_when_recording_their_start_fails_for_good(temporal_env):
+    stubs = Stubs(
+        process_payment=refuse(Refusal.PAYMENT_DECLINED),
+        begin_compensation=refuse("INVALID_INPUT"),
+    )
+    async with running(temporal_env, stubs) as handle:
+        snapshot = await handle.result()
+
+    assert stubs.names() == [*FORWARD[:3], "begin_compensation", "release_stock", "close_order"]
+    assert stubs.attempts("begin_compensation") == [1]
+    assert snapshot.compensations == (RELEASE,)
+    ended(stubs, snapshot, SagaStatus.COMPENSATED, OrderState.CANCELLED)
+
+
+async def test_an_order_whose_reason_cannot_be_stored_is_closed_with_a_plain_one(temporal_env):
+    stubs = Stubs(
+        process_payment=refuse(Refusal.PAYMENT_DECLINED), close_order=refuse_first("INVALID_INPUT")
+    )
+    async with running(temporal_env, stubs) as handle:
+        snapshot = await handle.result()
+
+    first, second = close_inputs(stubs)
+    assert (first.outcome, second.outcome) == (OrderState.CANCELLED, OrderState.CANCELLED)
+    assert first.reason == snapshot.failure_reason
+    assert second.reason == UNRECORDED_REASON
+    assert (snapshot.status, snapshot.state) == (SagaStatus.COMPENSATED, OrderState.CANCELLED)
+    assert snapshot.compensations == (RELEASE,)
+
+
+async def test_an_order_that_cannot_be_closed_is_compensated_and_fails_for_an_operator(
+    temporal_env,
+):
+    stubs = Stubs(
+        arrange_shipping=refuse(Refusal.SHIPPING_REFUSED), close_order=refuse("INVALID_INPUT")
+    )
+    async with running(temporal_env, stubs) as handle:
+        with pytest.raises(WorkflowFailureError) as failed:
+            await handle.result()
+        snapshot = await handle.query(OrderSaga.state)
+
+    # Every compensation ran: nothing stays reserved or charged.
+    assert stubs.names()[:7] == [
+        *FORWARD[:4],
+        "begin_compensation",
+        "refund_payment",
+        "release_stock",
+    ]
+    assert snapshot.compensations == (REFUND, RELEASE)
+    # CANCELLED, then FAILED, each with its reason and then the plain one.
+    outcomes = [(close.outcome, close.reason == UNRECORDED_REASON) for close in close_inputs(stubs)]
+    assert outcomes == [
+        (OrderState.CANCELLED, False),
+        (OrderState.CANCELLED, True),
+        (OrderState.FAILED, False),
+        (OrderState.FAILED, True),
+    ]
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == ORDER_NEEDS_OPERATOR
+    assert "could not be marked FAILED" in failed.value.cause.message
+    assert (snapshot.status, snapshot.state) == (SagaStatus.FAILED, OrderState.FAILED)
