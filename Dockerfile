@@ -20,10 +20,17 @@ COPY ops ops
 COPY devstack devstack
 COPY tenancy tenancy
 COPY migrations migrations
-RUN pip install . && useradd --system --uid 10001 shop
-USER shop
+RUN pip install . \
+    && groupadd --system --gid 10001 shop \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home shop
+# Numeric, so that Kubernetes' runAsNonRoot can check it (k8s runs it as 10001).
+USER 10001:10001
 
-ENV API_HOST=0.0.0.0 PSP_HOST=0.0.0.0 LOG_FORMAT=json
-EXPOSE 4000 4010 9569 9570 9571
+# Production unless told otherwise: no GraphiQL, no anonymous introspection,
+# no /metrics on the public port, and no start without an explicit PSP_URL.
+# `./dev` and local runs outside the image default to development.
+ENV SHOP_ENV=production API_HOST=0.0.0.0 PSP_HOST=0.0.0.0 LOG_FORMAT=json
+# api (public), psp (simulator), worker, projector, worker SDK, api internal.
+EXPOSE 4000 4010 9569 9570 9571 9572
 ENTRYPOINT ["shop"]
 CMD ["api"]
