@@ -6,6 +6,7 @@ Ctrl-C stops every child; the data stays under `settings.data_dir` for the next 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -31,6 +32,23 @@ if TYPE_CHECKING:
     from settings import Settings
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+
+STACK_FILE = "stack.json"
+"""Where a running `shop dev` leaves its addresses (under DATA_DIR) for operator commands."""
+ADDRESSES = ("DATABASE_URL", "DATABASE_OWNER_URL", "TEMPORAL_ADDRESS", "PSP_URL")
+
+
+def running_stack(data_dir: Path) -> dict[str, str]:
+    """The addresses of the `shop dev` running on `data_dir`, or {} when none runs.
+
+    So that `./dev audit` (or `./dev events tail`) beside a running `./dev` needs
+    no set-up: the settings it does not have, it takes from here.
+    """
+    try:
+        found = json.loads((data_dir / STACK_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {key: str(found[key]) for key in ADDRESSES if key in found}
 
 
 def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -114,6 +132,7 @@ def run_dev(settings: Settings) -> None:
         )
         for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
+        (data_dir / STACK_FILE).write_text(json.dumps({key: env[key] for key in ADDRESSES}))
         api = f"http://{settings.api_host}:{settings.api_port}"
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
         ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"
@@ -140,6 +159,7 @@ def run_dev(settings: Settings) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("stopping...", file=sys.stderr, flush=True)
+        (data_dir / STACK_FILE).unlink(missing_ok=True)
         # Stop in dependency order: the API first, the servers last.
         terminate([children[n] for n in ("api", "projector", "worker", "psp") if n in children])
         if temporal is not None:

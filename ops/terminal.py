@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = 60) -> str:
@@ -28,3 +30,18 @@ def _cut(text: str, width: int) -> str:
 def progress_bar(done: int, total: int, *, width: int = 30) -> str:
     filled = width if total == 0 else min(width, width * done // total)
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def progress_line(what: str, stream: TextIO | None = None) -> Callable[[int], None]:
+    """A callback that keeps one line of a terminal up to date: `12000 events read`.
+
+    Silent when the output is not a terminal, so logs and pipes stay clean.
+    """
+    out = stream or sys.stderr
+
+    def show(done: int) -> None:
+        if out.isatty():
+            out.write(f"\r{done} {what}")
+            out.flush()
+
+    return show

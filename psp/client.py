@@ -114,3 +114,34 @@ class HttpPaymentProvider:
         if response.status_code not in (200, 201, 402, 404):
             raise ProviderUnavailable(f"unexpected answer {response.status_code}: {response.text}")
         return response
+
+
+@dataclass(frozen=True)
+class LedgerCharge:
+    """A charge as the provider's books hold it."""
+
+    key: str
+    charge_id: str
+    amount: int
+    refunded: bool
+
+
+async def provider_ledger(
+    client: httpx.AsyncClient, *, timeout_seconds: float
+) -> list[LedgerCharge]:
+    """Every charge the provider holds (`GET /v1/charges`), for `shop audit` to reconcile.
+
+    Real providers page this list (Stripe's "list charges", say); the simulator
+    answers it whole.
+    """
+    response = await client.get("/v1/charges", timeout=timeout_seconds)
+    response.raise_for_status()
+    return [
+        LedgerCharge(
+            key=charge["key"],
+            charge_id=charge["id"],
+            amount=charge["amount"],
+            refunded=charge["refunded"],
+        )
+        for charge in response.json()["charges"]
+    ]

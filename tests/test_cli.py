@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from settings import Settings
 from tests.conftest import settings_env
 from tests.saga.orders_client import place, stocked_product, until_final
 
@@ -144,3 +146,24 @@ async def test_replay_from_temporal_and_from_a_file(system, confirmed_order):
     )
     assert code == 1
     assert "NOT replay-compatible" in output and "nondetermin" in output.lower()
+
+
+def test_operator_commands_find_a_running_dev_stack(tmp_path):
+    from cli import _beside_running_dev
+    from devstack.launcher import STACK_FILE
+
+    alone = Settings(data_dir=tmp_path)
+    assert _beside_running_dev(alone).database_url is None  # no `./dev` runs there
+    (tmp_path / STACK_FILE).write_text(
+        json.dumps(
+            {
+                "DATABASE_URL": "postgresql://app@/shop",
+                "DATABASE_OWNER_URL": "postgresql://owner@/shop",
+                "TEMPORAL_ADDRESS": "127.0.0.1:7233",
+                "PSP_URL": "http://127.0.0.1:4010",
+            }
+        )
+    )
+    found = _beside_running_dev(Settings(data_dir=tmp_path, temporal_address="elsewhere:7233"))
+    assert found.database_owner_url == "postgresql://owner@/shop"
+    assert found.temporal_address == "elsewhere:7233"  # what the environment says wins
