@@ -126,6 +126,9 @@ class Settings(BaseSettings):
         description="Most objects a query may return at worst: each list's `first` (or its "
         "largest page) multiplied down every path.",
     )
+    graphql_max_fields: int = Field(
+        default=5_000, description="Fields in one document once its fragments are expanded."
+    )
     subscriptions_per_socket: int = Field(
         default=20, description="Subscriptions one WebSocket may run at once."
     )

@@ -50,6 +50,17 @@ class SignedInSockets(GraphQLRouter[Context, None]):
         self._sockets = sockets
         self._graphiql_token = graphiql_token
 
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON, where a number Python cannot read (thousands of digits) is bad JSON (400),
+        as any other unreadable body is, not an error of ours."""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise
+        except ValueError as error:
+            text = data if isinstance(data, str) else data.decode(errors="replace")
+            raise json.JSONDecodeError(str(error), text, 0) from None
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL; in development, with the dev admin token already in its headers."""
         html = self.graphql_ide_html
@@ -135,6 +146,7 @@ def create_app(
         max_aliases=settings.graphql_max_aliases,
         max_tokens=settings.graphql_max_tokens,
         max_cost=settings.graphql_max_cost,
+        max_fields=settings.graphql_max_fields,
     )
     schema = build_schema(metrics, limits=limits, production=settings.production)
     secret = settings.dev_graphiql_token

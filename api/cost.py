@@ -70,7 +70,46 @@ def query_cost(
         for definition in operation.variable_definitions or ()
     }
     counter = _Counter(schema, fragments, variables, defaults, unbounded_list)
-    return counter.selection(root, operation.selection_set, frozenset())
+    return counter.selection(root, operation.selection_set)
+
+
+def expanded_fields(document: DocumentNode) -> int:
+    """How many fields `document` holds once every fragment spread is expanded.
+
+    Each fragment is measured once (memoised), so a document that doubles
+    itself through thirty fragments is measured in thirty steps, and refused
+    before any rule walks it the slow way.
+    """
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    sizes: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def size(selection_set: SelectionSetNode | None) -> int:
+        total = 0
+        for node in selection_set.selections if selection_set else ():
+            if isinstance(node, FieldNode):
+                total += 1 + size(node.selection_set)
+            elif isinstance(node, InlineFragmentNode):
+                total += size(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                if name in fragments and name not in visiting:
+                    if name not in sizes:
+                        visiting.add(name)
+                        sizes[name] = size(fragments[name].selection_set)
+                        visiting.discard(name)
+                    total += sizes[name]
+        return total
+
+    return sum(
+        size(definition.selection_set)
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    )
 
 
 class _Counter:
@@ -87,10 +126,10 @@ class _Counter:
         self.variables = variables
         self.defaults = defaults
         self.unbounded_list = unbounded_list
+        self.fragment_costs: dict[str, int] = {}
+        self.visiting: set[str] = set()
 
-    def selection(
-        self, parent: Any, selection_set: SelectionSetNode | None, spread: frozenset[str]
-    ) -> int:
+    def selection(self, parent: Any, selection_set: SelectionSetNode | None) -> int:
         if selection_set is None or not isinstance(
             parent, GraphQLObjectType | GraphQLInterfaceType
         ):
@@ -98,31 +137,34 @@ class _Counter:
         total = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
-                total += self.field(parent, node, spread)
+                total += self.field(parent, node)
             elif isinstance(node, InlineFragmentNode):
                 condition = node.type_condition
                 inner = parent if condition is None else self.schema.get_type(condition.name.value)
-                total += self.selection(inner, node.selection_set, spread)
+                total += self.selection(inner, node.selection_set)
             elif isinstance(node, FragmentSpreadNode):
-                name = node.name.value
-                fragment = self.fragments.get(name)
-                # An unknown or cyclic spread is another rule's error; it adds nothing here.
-                if fragment is not None and name not in spread:
-                    inner = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selection(inner, fragment.selection_set, spread | {name})
+                total += self.fragment(node.name.value)
         return total
 
-    def field(
-        self,
-        parent: GraphQLObjectType | GraphQLInterfaceType,
-        node: FieldNode,
-        spread: frozenset[str],
-    ) -> int:
+    def fragment(self, name: str) -> int:
+        """A fragment's cost, counted once: its type condition fixes what it selects on."""
+        fragment = self.fragments.get(name)
+        # An unknown or cyclic spread is another rule's error; it adds nothing here.
+        if fragment is None or name in self.visiting:
+            return 0
+        if name not in self.fragment_costs:
+            self.visiting.add(name)
+            inner = self.schema.get_type(fragment.type_condition.name.value)
+            self.fragment_costs[name] = self.selection(inner, fragment.selection_set)
+            self.visiting.discard(name)
+        return self.fragment_costs[name]
+
+    def field(self, parent: GraphQLObjectType | GraphQLInterfaceType, node: FieldNode) -> int:
         definition = parent.fields.get(node.name.value)
         if definition is None or not is_composite_type(get_named_type(definition.type)):
             return 0  # a scalar, an enum, introspection or an unknown field
         items = self.list_size(definition, node) if _is_list(definition) else 1
-        inner = self.selection(get_named_type(definition.type), node.selection_set, spread)
+        inner = self.selection(get_named_type(definition.type), node.selection_set)
         return items * (1 + inner)
 
     def list_size(self, definition: GraphQLField, node: FieldNode) -> int:
@@ -134,17 +176,24 @@ class _Counter:
         if argument is None:
             value = definition.args["first"].default_value
         elif isinstance(argument.value, IntValueNode):
-            value = int(argument.value.value)
+            value = _literal(argument.value)
         elif isinstance(argument.value, VariableNode):
             name = argument.value.name.value
             value = self.variables.get(name)
             default = self.defaults.get(name)
             if value is None and isinstance(default, IntValueNode):
-                value = int(default.value)
+                value = _literal(default)
         else:
             value = None
         # A `first` out of range is refused by its resolver; here it counts as given.
         return value if isinstance(value, int) and value >= 0 else self.unbounded_list
+
+
+def _literal(node: IntValueNode) -> int:
+    """An Int literal's value; past nine digits it is over any budget, however long it is
+    (Python refuses to read integers of thousands of digits)."""
+    digits = node.value.lstrip("-")
+    return int(node.value) if len(digits) <= 9 else 10**9
 
 
 def _is_list(definition: GraphQLField) -> bool:
@@ -167,13 +216,13 @@ def cost_rule(
         def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
             # On leaving, so that the errors of the cheaper limits come first.
             context = self.validation_context
-            cost = query_cost(
-                context.schema,
-                context.document,
-                node,
-                variables,
-                unbounded_list=unbounded_list,
-            )
+            try:
+                cost = query_cost(
+                    context.schema, context.document, node, variables, unbounded_list=unbounded_list
+                )
+            except Exception:  # never an unexpected error from a limit: refuse instead
+                self.report_error(GraphQLError("the query's cost could not be estimated", node))
+                return
             if cost > budget:
                 self.report_error(
                     GraphQLError(

@@ -56,7 +56,7 @@ _FIELD_IN_MESSAGE = (
 )
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean .+\?$", re.DOTALL)
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def without_suggestions(message: str) -> str:

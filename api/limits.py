@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, StringValueNode, Visitor, visit
+from graphql import (
+    DocumentNode,
+    FloatValueNode,
+    GraphQLError,
+    IntValueNode,
+    StringValueNode,
+    Visitor,
+    visit,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -21,7 +29,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from api.cost import QueryCost
+from api.cost import QueryCost, expanded_fields
 from api.pagination import MAX_PAGE
 
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
@@ -33,17 +41,81 @@ class GraphQLLimits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 20_000
+    max_fields: int = 5_000
 
 
 def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension]]:
     """Strawberry's own limiters (aliases are counted through fragments too), and ours."""
     return [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(ExpansionLimit, max_fields=limits.max_fields),
+        LongNumbers,
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(QueryCost, budget=limits.max_cost, unbounded_list=MAX_PAGE),
         CleanText,
     ]
+
+
+MAX_NUMBER_LENGTH = 20
+"""Characters in a number literal: more than any Int or Float the schema takes."""
+
+
+class LongNumbers(SchemaExtension):
+    """Refuses number literals of more than `MAX_NUMBER_LENGTH` characters, before they run.
+
+    Python reads an integer of thousands of digits only with an error, and
+    graphql-core's coercion would meet that error deep in validation.
+    """
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if _long_number(context.graphql_document):
+            error = GraphQLError(
+                f"numbers may have at most {MAX_NUMBER_LENGTH} characters (a number in the query)"
+            )
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
+
+
+def _long_number(document: DocumentNode | None) -> bool:
+    found: list[bool] = []
+
+    class FindLongNumbers(Visitor):
+        def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+            found.append(len(node.value) > MAX_NUMBER_LENGTH)
+
+        def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+            found.append(len(node.value) > MAX_NUMBER_LENGTH)
+
+    if document is not None:
+        visit(document, FindLongNumbers())
+    return any(found)
+
+
+class ExpansionLimit(SchemaExtension):
+    """Refuses a document whose fragments expand past `max_fields` fields, before any
+    validation rule walks it.
+
+    Thirty fragments that each spread the next one twice are a few hundred tokens
+    and a billion fields: every rule that expands fragments as it goes (Strawberry's
+    depth and alias limiters among them) would hold the event loop for hours.
+    """
+
+    def __init__(self, *, max_fields: int) -> None:
+        self.max_fields = max_fields
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        fields = 0 if document is None else expanded_fields(document)
+        if fields > self.max_fields:
+            error = GraphQLError(
+                f"the query holds {fields:,} fields once its fragments are expanded, over "
+                f"the limit of {self.max_fields:,}"
+            )
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+        yield
 
 
 def control_character(text: str) -> str | None:
@@ -69,7 +141,7 @@ class CleanText(SchemaExtension):
         )
         if where is not None:
             error = GraphQLError(f"text may not contain control characters ({where})")
-            context.pre_execution_errors = [error]
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
         yield
 
 

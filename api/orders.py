@@ -12,6 +12,7 @@ from api.commands import REUSED_REQUEST_ID, RequestId, command_id_for, new_entit
 from api.context import Info
 from api.errors import ApiError, invalid_input
 from api.identity import Identity
+from api.loaders import Loaders
 from api.order_types import Order, OrderUpdate
 from api.pagination import fetch_page
 from api.saga_client import OrderNotRunning
@@ -235,6 +236,9 @@ class OrderSubscription:
                     rows = await queries.order_updates_after(conn, str(order_id), version)
                 for row in rows:
                     version = row["version"]
+                    # Fresh loaders for each update: the operation's would serve every
+                    # update what they cached for the first (its timeline, say).
+                    context.loaders = Loaders.for_request(context.engine)
                     yield OrderUpdate.from_row(row)
                     if row["status"] in FINAL_STATES:
                         return

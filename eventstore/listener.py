@@ -57,15 +57,22 @@ class LogListener:
     async def start(self) -> None:
         self._stopped = False
         self._conn = await self._engine.connect()
-        raw = await self._conn.get_raw_connection()
-        self._driver = raw.driver_connection
-        await self._driver.add_listener(NOTIFY_CHANNEL, self._wake)
-        self._driver.add_termination_listener(self._lost)
+        try:
+            raw = await self._conn.get_raw_connection()
+            self._driver = raw.driver_connection
+            # Told of a loss first, so none goes unnoticed while LISTEN is set up.
+            self._driver.add_termination_listener(self._lost)
+            await self._driver.add_listener(NOTIFY_CHANNEL, self._wake)
+        except BaseException:
+            await self._close()  # the connection goes back, not leaked
+            raise
 
     async def stop(self) -> None:
         self._stopped = True
         if self._reconnecting is not None:
             self._reconnecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnecting
         await self._close()
 
     async def _close(self) -> None:

@@ -120,18 +120,23 @@ async def _first_of_each(
     first: int,
     where: sa.ColumnElement[bool] | None,
 ) -> dict[str, list[sa.RowMapping]]:
-    """The first `first` rows of each key in `order`, in one statement for every key."""
+    """The first `first` rows of each key in `order`, in one statement for every key.
+
+    A LATERAL subquery per key with its own LIMIT: each key's rows are read from
+    its index and no further, however many rows the key has (a window function
+    would number all of them to keep `first`).
+    """
     if not keys:
         return {}
-    rank = sa.func.row_number().over(partition_by=key, order_by=order).label("rank")
-    inner = sa.select(table, rank).where(key.in_(keys))
+    wanted = sa.values(sa.column("key", sa.Text), name="wanted").data([(k,) for k in keys])
+    page = sa.select(table).where(key == wanted.c.key).order_by(*order).limit(first)
     if where is not None:
-        inner = inner.where(where)
-    ranked = inner.subquery()
+        page = page.where(where)
+    rows = page.lateral("page")
     query = (
-        sa.select(*(ranked.c[column.name] for column in table.columns))
-        .where(ranked.c.rank <= first)
-        .order_by(ranked.c[key.name], *(ranked.c[column.name] for column in order))
+        sa.select(rows)
+        .select_from(wanted.join(rows, sa.true()))
+        .order_by(rows.c[key.name], *(rows.c[column.name] for column in order))
     )
     grouped: dict[str, list[sa.RowMapping]] = {k: [] for k in keys}
     for row in (await conn.execute(query)).mappings():

@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 
 from tests.api.catalog_client import create_category, error_of, event_count, unique
-from tests.conftest import sql_statements
+from tests.conftest import sql_statements, token
 from tests.saga.orders_client import faults, place, stocked_product, until, until_final
 
 CREATE_CATEGORY = "mutation($n: String!) { createCategory(input: {name: $n}) { id name } }"
+
+
+# Each fragment spreads the next one twice: 300 tokens, 2**30 fields once expanded.
+DOUBLING_FRAGMENTS = (
+    "{ ...F0 } "
+    + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(30))
+    + " fragment F30 on Query { __typename }"
+)
 
 
 def nested(depth: int) -> str:
@@ -40,6 +48,8 @@ def aliased_in_a_fragment(count: int) -> str:
             "cost",
         ),
         ("{ orders(first: 1000) { items { productId } } }", "cost"),
+        (DOUBLING_FRAGMENTS, "expanded"),
+        ("{ categories(first: " + "9" * 5000 + ") { id } }", "number"),
     ],
     ids=[
         "30 levels deep",
@@ -49,6 +59,8 @@ def aliased_in_a_fragment(count: int) -> str:
         "a million products",
         "31,000 products through a fragment",
         "100,000 order lines",
+        "a billion fields through doubling fragments",
+        "a number of 5,000 digits",
     ],
 )
 async def test_a_query_over_a_limit_is_refused_before_any_sql(system, document, limit):
@@ -69,6 +81,19 @@ async def test_the_cost_of_first_from_variables_is_the_value_sent(system):
     assert statements == []
     answered = await system.gql(document, {"n": 2})
     assert "errors" not in answered and len(answered["data"]["products"]) <= 2
+
+
+async def test_a_huge_number_in_the_variables_is_a_typed_error(system):
+    body = b'{"query": "query($n: Int) { categories(first: $n) { id } }", "variables": {"n": '
+    response = await system.http.post(
+        "/graphql",
+        content=body + b"9" * 5000 + b"}}",
+        headers={"content-type": "application/json", "authorization": "Bearer " + token()},
+    )
+    assert response.status_code in (200, 400)
+    assert "Traceback" not in response.text and "Internal" not in response.text
+    if response.status_code == 200:
+        assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION"
 
 
 async def test_a_body_over_the_cap_is_413_before_it_is_parsed(system):

@@ -1,8 +1,10 @@
-"""Subscriptions cost nothing while their order is quiet, and are capped per socket and caller."""
+"""Subscriptions cost nothing while their order is quiet, read each update afresh, and are
+capped per socket and caller."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from eventstore.records import Position
-from read_models.tables import order_updates, orders
+from read_models.tables import order_timeline, order_updates, orders
 from tests.conftest import make_settings, running_system, sql_statements, temporal_address, token
 from tests.saga.orders_client import place, stocked_product, until_final
 from tests.saga.test_subscription import SUBSCRIBE, served
@@ -78,6 +80,7 @@ async def quiet_order(engine) -> AsyncIterator[str]:
     async with engine.begin() as conn:
         await conn.execute(sa.delete(order_updates).where(order_updates.c.order_id == order_id))
         await conn.execute(sa.delete(orders).where(orders.c.id == order_id))
+        await conn.execute(sa.delete(order_timeline).where(order_timeline.c.order_id == order_id))
 
 
 def _update(order_id: str, version: int, status: str) -> dict[str, Any]:
@@ -183,3 +186,44 @@ async def test_a_caller_holds_a_bounded_number_of_sockets(system):
                 json.dumps({"id": "q", "type": "subscribe", "payload": {"query": "{ __typename }"}})
             )
             assert (await receive(again))["type"] == "next"
+
+
+async def test_each_update_shows_the_order_as_it_is_then(system, engine, store, quiet_order):
+    """Not as the first update's loaders cached it: the timeline grows between updates."""
+    order_id = quiet_order
+    timeline_at = itertools.count(2**40)  # far from any real transaction id
+
+    async def an_event_of_its_timeline() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(order_timeline).values(
+                    transaction_id=next(timeline_at),
+                    sequence=0,
+                    order_id=order_id,
+                    stream_id=f"order-{order_id}",
+                    version=1,
+                    event_type="Example",
+                    data={},
+                    recorded_at=datetime.now(UTC),
+                    tenant_id="default",
+                )
+            )
+
+    await an_event_of_its_timeline()
+    subscription = (
+        "subscription($id: ID!) { orderUpdated(orderId: $id) "
+        "{ version order { timeline { type } } } }"
+    )
+    async with served(system.app) as port, signed_in(port, token()) as ws:
+        payload = {"query": subscription, "variables": {"id": order_id}}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        first = (await receive(ws))["payload"]["data"]["orderUpdated"]
+        await an_event_of_its_timeline()
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(order_updates).values(**_update(order_id, 2, "CONFIRMED")))
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await store.notify(conn, Position(0, 0), correlation_id=order_id)
+        second = (await receive(ws))["payload"]["data"]["orderUpdated"]
+    assert (first["version"], len(first["order"]["timeline"])) == (1, 1)
+    assert (second["version"], len(second["order"]["timeline"])) == (2, 2)
