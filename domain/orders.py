@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.errors import Conflict
+from domain.errors import Conflict, NotFound
 from domain.messages import Command, DomainEvent, EntityId, Yen
 from domain.saga import FINAL_STATES, FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
 
@@ -215,6 +215,9 @@ class Order:
         state: OrderProgress,
         command: PlaceOrder | RecordStep | BeginCompensation | RecordCompensation | CloseOrder,
     ) -> list[DomainEvent]:
+        if not state.placed and not isinstance(command, PlaceOrder):
+            # The saga places its order first; nothing else may start a stream.
+            raise NotFound(f"order {command.order_id} was never placed", field="id")
         match command:
             case PlaceOrder():
                 if state.placed:

@@ -17,6 +17,7 @@ from eventstore.records import (
     AppendResult,
     Backlog,
     EventMetadata,
+    HorizonHolder,
     Position,
     PreviousOutcome,
     RecordedEvent,
@@ -70,6 +71,15 @@ class EventStore(Protocol):
         self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
     ) -> Backlog:
         """Settled events after `after` (counted up to `limit`) and when the oldest was recorded."""
+        ...
+
+    async def horizon_holder(self, conn: AsyncConnection) -> HorizonHolder | None:
+        """The oldest open transaction that holds every follower back, if any.
+
+        Followers read only below the oldest running writer (so they skip
+        nothing): a transaction left open stalls them all, while their lag, counted
+        in settled events, stays zero.
+        """
         ...
 
     async def previous_outcome(

@@ -27,6 +27,7 @@ from eventstore.records import (
     AppendResult,
     Backlog,
     EventMetadata,
+    HorizonHolder,
     Position,
     PreviousOutcome,
     RecordedEvent,
@@ -317,6 +318,29 @@ class PostgresEventStore:
             await conn.execute(sa.select(sa.func.count(), sa.func.min(pending.c.recorded_at)))
         ).one()
         return Backlog(events=row[0], oldest=row[1])
+
+    async def horizon_holder(self, conn: AsyncConnection) -> HorizonHolder | None:
+        """The oldest open transaction that holds an id (it may yet append), if any.
+
+        Read from pg_stat_activity, which shows a role its own sessions in full:
+        our processes share one role, so they see each other.
+        """
+        row = (
+            await conn.execute(
+                sa.text(
+                    "SELECT pid, coalesce(application_name, '') AS application, "
+                    "extract(epoch FROM clock_timestamp() - xact_start) AS seconds "
+                    "FROM pg_stat_activity "
+                    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() "
+                    "ORDER BY age(backend_xid) DESC LIMIT 1"
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return HorizonHolder(
+            pid=row.pid, application=row.application, seconds=float(row.seconds or 0)
+        )
 
     async def lock_streams(self, conn: AsyncConnection, stream_ids: Iterable[str]) -> None:
         """Queue behind other writers of these streams until the transaction ends.

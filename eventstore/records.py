@@ -92,6 +92,16 @@ class Backlog:
 
 
 @dataclass(frozen=True, slots=True)
+class HorizonHolder:
+    """The oldest open transaction that may still append: no follower reads past it."""
+
+    pid: int
+    application: str
+    seconds: float
+    """How long it has been open."""
+
+
+@dataclass(frozen=True, slots=True)
 class AppendResult:
     """Where an append left the stream and the log.
 

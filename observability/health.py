@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from eventstore import EventStore
+from eventstore import EventStore, HorizonHolder
 from read_models.projection import Projection, projection_lag
 
 Check = Callable[[], Awaitable[str | None]]
@@ -46,7 +46,8 @@ def projections_check(
     *,
     max_lag_seconds: float,
 ) -> Check:
-    """Unready while an asynchronous projection trails the log by more than `max_lag_seconds`."""
+    """Unready while an asynchronous projection trails the log by more than `max_lag_seconds`,
+    or an open transaction has held every follower back for longer."""
 
     async def check() -> str | None:
         behind = []
@@ -55,9 +56,20 @@ def projections_check(
                 lag = await projection_lag(conn, store, projection.name)
                 if lag.seconds > max_lag_seconds:
                     behind.append(f"{projection.name} is {lag.seconds:.0f}s behind")
+            holder = await store.horizon_holder(conn)
+        if holder is not None and holder.seconds > max_lag_seconds:
+            behind.append(held_back(holder))
         return "; ".join(behind) or None
 
     return check
+
+
+def held_back(holder: HorizonHolder) -> str:
+    application = f" ({holder.application})" if holder.application else ""
+    return (
+        f"a transaction of pid {holder.pid}{application} has been open for "
+        f"{holder.seconds:.0f}s and holds every follower back"
+    )
 
 
 async def run_checks(checks: Mapping[str, Check]) -> tuple[bool, dict[str, str]]:

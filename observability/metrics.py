@@ -109,6 +109,7 @@ class ProjectorMetrics:
     applied: Counter
     lag_events: Gauge
     lag_seconds: Gauge
+    horizon_held_seconds: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ProjectorMetrics:
@@ -129,6 +130,12 @@ class ProjectorMetrics:
                 "projector_lag_seconds",
                 "Age of the oldest settled event a projection has not applied yet.",
                 ["projection"],
+                registry=registry,
+            ),
+            horizon_held_seconds=Gauge(
+                "projector_horizon_held_seconds",
+                "How long the oldest open writing transaction has held every follower back "
+                "(0 when none is open); lag counts only settled events, so it cannot show this.",
                 registry=registry,
             ),
         )

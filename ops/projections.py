@@ -7,6 +7,7 @@ import sys
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from eventstore import START, EventStore, Position
+from observability.health import held_back
 from ops.terminal import progress_bar, render
 from projector.rebuild import rebuild
 from read_models import PROJECTIONS, projection_named
@@ -25,7 +26,11 @@ async def status(engine: AsyncEngine, store: EventStore) -> str:
             rows.append(
                 (projection.name, "projector", lag.position, lag.events, f"{lag.seconds:.1f}s")
             )
-    return render(("projection", "runs", "position", "lag (events)", "lag (time)"), rows)
+        holder = await store.horizon_holder(conn)
+    table = render(("projection", "runs", "position", "lag (events)", "lag (time)"), rows)
+    if holder is None or holder.seconds < 1:
+        return table
+    return f"{table}\n\nfollowers wait: {held_back(holder)}"
 
 
 async def rebuild_with_progress(engine: AsyncEngine, store: EventStore, name: str) -> str:

@@ -43,6 +43,8 @@ async def _measure_lag(
                     lag = await projection_lag(conn, store, projection.name)
                     metrics.lag_events.labels(projection.name).set(lag.events)
                     metrics.lag_seconds.labels(projection.name).set(lag.seconds)
+                holder = await store.horizon_holder(conn)
+                metrics.horizon_held_seconds.set(0 if holder is None else holder.seconds)
         except Exception:
             log.exception("could not measure projection lag")
         await asyncio.sleep(every)

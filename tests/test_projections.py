@@ -134,3 +134,22 @@ async def test_rebuilding_an_asynchronous_projection_moves_its_checkpoint(system
     await _wait_for_prices(system, product["id"], [10, 20])
     async with engine.connect() as conn:
         assert await load_checkpoint(conn, PRICE_HISTORY.name) == end
+
+
+async def test_a_transaction_left_open_is_shown_holding_every_follower_back(engine, store):
+    from observability.health import projections_check
+    from ops.projections import status
+    from read_models import ASYNC_PROJECTIONS
+
+    async with engine.begin() as held:
+        await held.execute(sa.text("SELECT pg_current_xact_id()"))  # it may now append
+        pid = await held.scalar(sa.text("SELECT pg_backend_pid()"))
+        await asyncio.sleep(1.2)
+        async with engine.connect() as conn:
+            holder = await store.horizon_holder(conn)
+        assert holder is not None and holder.pid == pid and holder.seconds >= 1
+        check = projections_check(engine, store, ASYNC_PROJECTIONS, max_lag_seconds=1)
+        assert f"pid {pid}" in (await check() or "")
+        assert f"followers wait: a transaction of pid {pid}" in await status(engine, store)
+    async with engine.connect() as conn:
+        assert await store.horizon_holder(conn) is None

@@ -7,7 +7,7 @@ from functools import reduce
 import pytest
 from pydantic import ValidationError
 
-from domain.errors import Conflict
+from domain.errors import Conflict, NotFound
 from domain.inventory import (
     OutOfStock,
     ReleaseStock,
@@ -69,6 +69,23 @@ def order(*items):
 
 
 PLACED = OrderPlaced(order_id="o1", user_id="u1", items=[OrderItem(**item())], total_amount=100)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        RecordStep(order_id="o1", step=SagaStep.RESERVE_STOCK),
+        BeginCompensation(order_id="o1", reason="r", compensations=[]),
+        RecordCompensation(order_id="o1", compensation=Compensation.RELEASE_STOCK),
+        CloseOrder(order_id="o1", outcome=OrderState.CANCELLED, reason="r"),
+    ],
+    ids=["a step", "a compensation's start", "a compensation", "a close"],
+)
+def test_nothing_but_its_placing_starts_an_order(command):
+    # Found by the property tests: a close before the order was placed, then the
+    # placing, left an order that had been CANCELLED running again.
+    with pytest.raises(NotFound):
+        Order.decide(Order.initial(), command)
 
 
 class TestPlaceOrder:

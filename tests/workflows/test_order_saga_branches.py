@@ -183,7 +183,7 @@ class Stubs(OrderSagaActivities):
         return await self._run(call)
 
 
-def saga_input(queue: str) -> OrderSagaInput:
+def saga_input(queue: str, timeouts: SagaTimeouts = TIMEOUTS) -> OrderSagaInput:
     command_id = str(uuid.uuid4())
     items = [
         OrderItem(product_id="pen", product_name="Pen", quantity=2, price=300),
@@ -193,13 +193,13 @@ def saga_input(queue: str) -> OrderSagaInput:
         order=PlaceOrder(order_id=f"o-{uuid.uuid4()}", user_id="u-1", items=items),
         context=CommandContext(command_id=command_id, correlation_id=command_id),
         queues=TaskQueues(orders=queue, inventory=queue, payments=queue, shipping=queue),
-        timeouts=TIMEOUTS,
+        timeouts=timeouts,
     )
 
 
 @asynccontextmanager
 async def running(
-    env: WorkflowEnvironment, stubs: Stubs
+    env: WorkflowEnvironment, stubs: Stubs, timeouts: SagaTimeouts = TIMEOUTS
 ) -> AsyncIterator[WorkflowHandle[OrderSaga, SagaSnapshot]]:
     """A saga started on a worker of its own, which runs until the block ends."""
     queue = f"test-saga-{uuid.uuid4()}"
@@ -207,7 +207,10 @@ async def running(
         env.client, task_queue=queue, workflows=[OrderSaga], activities=stubs.activities()
     ):
         yield await env.client.start_workflow(
-            OrderSaga.run, saga_input(queue), id=f"test-saga-{uuid.uuid4()}", task_queue=queue
+            OrderSaga.run,
+            saga_input(queue, timeouts),
+            id=f"test-saga-{uuid.uuid4()}",
+            task_queue=queue,
         )
 
 
@@ -269,7 +272,9 @@ async def test_a_refusal_undoes_only_the_steps_before_it(temporal_env, refused, 
 @pytest.mark.parametrize("payment", [hang, down], ids=["hangs", "keeps-failing"])
 async def test_a_payment_that_runs_past_its_deadline_is_refunded_too(temporal_env, payment):
     stubs = Stubs(process_payment=payment)  # it may have charged before going quiet
-    async with running(temporal_env, stubs) as handle:
+    # Room for a second attempt after the first times out, on however busy a machine.
+    patient = TIMEOUTS.model_copy(update={"payment_deadline_seconds": 4})
+    async with running(temporal_env, stubs, patient) as handle:
         snapshot = await handle.result()
 
     compensated(stubs, snapshot, "process_payment", (REFUND, RELEASE))
