@@ -147,13 +147,19 @@ def _projections(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.action == "status":
         _with_store(settings, projections.status)
-    else:
-        from read_models import projection_named
+        return
+    if args.action == "parked":
+        _with_store(settings, projections.list_parked)
+        return
+    from read_models import projection_named
 
-        try:
-            projection_named(args.name)
-        except KeyError as error:
-            raise SystemExit(str(error.args[0])) from None
+    try:
+        projection_named(args.name)
+    except KeyError as error:
+        raise SystemExit(str(error.args[0])) from None
+    if args.action == "retry":
+        _with_store(settings, projections.retry_parked, args.name)
+    else:
         _with_store(settings, projections.rebuild_with_progress, args.name)
 
 
@@ -283,6 +289,11 @@ def parser() -> argparse.ArgumentParser:
         "rebuild", help="rebuild a projection from the whole log while it keeps serving"
     )
     rebuild.add_argument("name", help="categories, products, orders, price_history, order_timeline")
+    actions.add_parser("parked", help="events a projection could not apply, with their errors")
+    retry = actions.add_parser(
+        "retry", help="apply a projection's parked events again, in log order (after a fix)"
+    )
+    retry.add_argument("name", help="price_history or order_timeline")
 
     replay = commands.add_parser(
         "replay", help="replay a workflow history against the current code"

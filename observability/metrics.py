@@ -110,6 +110,7 @@ class ProjectorMetrics:
     lag_events: Gauge
     lag_seconds: Gauge
     horizon_held_seconds: Gauge
+    parked_events: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ProjectorMetrics:
@@ -129,6 +130,12 @@ class ProjectorMetrics:
             lag_seconds=Gauge(
                 "projector_lag_seconds",
                 "Age of the oldest settled event a projection has not applied yet.",
+                ["projection"],
+                registry=registry,
+            ),
+            parked_events=Gauge(
+                "projector_parked_events",
+                "Events a projection could not apply and set aside (shop projections retry).",
                 ["projection"],
                 registry=registry,
             ),

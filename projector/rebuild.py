@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventstore import START, EventStore, Position
 from projector.locks import hold_writes
+from projector.parking import forget as forget_parked
 from read_models.projection import Projection, save_checkpoint
 from read_models.tables import SCHEMA
 from tenancy import tenant_policy_sql
@@ -125,6 +126,7 @@ async def rebuild(
                 await conn.execute(sa.text(statement))
         if not projection.inline:
             await save_checkpoint(conn, name, position)
+            await forget_parked(conn, name)
     if on_progress is not None:
         on_progress(applied, position)
     log.info("projection rebuilt", projection=name, events=applied, position=str(position))

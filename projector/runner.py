@@ -11,6 +11,7 @@ from eventstore import EventStore, Position, RecordedEvent
 from eventstore.follower import follow
 from observability.metrics import ProjectorMetrics
 from projector.locks import hold_writes, try_lead
+from projector.parking import apply_or_park, parkable
 from read_models.projection import Projection, load_checkpoint, save_checkpoint
 
 log = structlog.get_logger(__name__)
@@ -27,14 +28,36 @@ async def apply_batch(
 
     The checkpoint is re-read under the write lock, so a batch that a rebuild
     (or a former leader) already covered is skipped rather than applied twice.
+    When an event of the batch cannot be applied, the batch runs again event by
+    event, each in a savepoint, and the ones that fail are parked (see
+    `projector.parking`): the projection goes on without them.
     """
+    try:
+        return await _apply(engine, projection, batch, metrics, one_by_one=False)
+    except Exception as error:
+        if not parkable(error):
+            raise
+        return await _apply(engine, projection, batch, metrics, one_by_one=True)
+
+
+async def _apply(
+    engine: AsyncEngine,
+    projection: Projection,
+    batch: list[RecordedEvent],
+    metrics: ProjectorMetrics | None,
+    *,
+    one_by_one: bool,
+) -> Position:
     async with engine.begin() as conn:
         await hold_writes(conn, projection.name)
         checkpoint = await load_checkpoint(conn, projection.name)
         applied = 0
         for event in batch:
             if event.position > checkpoint and projection.handles(event):
-                await projection.apply_as_tenant(conn, event)
+                if not one_by_one:
+                    await projection.apply_as_tenant(conn, event)
+                elif not await apply_or_park(conn, projection, event):
+                    continue
                 applied += 1
         last = max(checkpoint, batch[-1].position)
         await save_checkpoint(conn, projection.name, last)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections import Counter
 
 import structlog
 from prometheus_client import REGISTRY
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from eventstore import EventStore
 from observability.health import database_check, operations_app, projections_check, serve
 from observability.metrics import ProjectorMetrics
+from projector.parking import parked
 from projector.runner import ProjectionRunner
 from read_models import ASYNC_PROJECTIONS
 from read_models.projection import projection_lag
@@ -43,6 +45,9 @@ async def _measure_lag(
                     lag = await projection_lag(conn, store, projection.name)
                     metrics.lag_events.labels(projection.name).set(lag.events)
                     metrics.lag_seconds.labels(projection.name).set(lag.seconds)
+                waiting = Counter(entry.projection for entry in await parked(conn))
+                for projection in ASYNC_PROJECTIONS:
+                    metrics.parked_events.labels(projection.name).set(waiting[projection.name])
                 holder = await store.horizon_holder(conn)
                 metrics.horizon_held_seconds.set(0 if holder is None else holder.seconds)
         except Exception:

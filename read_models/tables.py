@@ -64,6 +64,25 @@ projection_checkpoints = sa.Table(
 )
 """Where each asynchronous projection has got to, written with its changes."""
 
+parked_events = sa.Table(
+    "parked_events",
+    metadata,
+    sa.Column("projection", sa.Text, primary_key=True),
+    sa.Column("transaction_id", Xid8(), primary_key=True),
+    sa.Column("sequence", sa.BigInteger, primary_key=True),
+    sa.Column("stream_id", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column(
+        "parked_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    tenant_column(),
+)
+"""Events an asynchronous projection could not apply: skipped, kept with their error,
+and applied again by `shop projections retry`."""
+
 orders = sa.Table(
     "orders",
     metadata,

@@ -98,7 +98,8 @@ async def test_projections_status_and_rebuild(system, confirmed_order):
     env = settings_env(system.settings)
     code, output = await shop(env, "projections", "status")
     assert code == 0, output
-    names = [line.split()[0] for line in output.splitlines()[2:]]
+    table = output.split("\n\n")[0]  # notes may follow the table
+    names = [line.split()[0] for line in table.splitlines()[2:]]
     assert names == ["categories", "products", "orders", "price_history", "order_timeline"]
 
     before = (await system.gql.data("{ orders(first: 1000) { id status totalAmount } }"))["orders"]

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+from collections.abc import AsyncIterator
 
 import sqlalchemy as sa
 
+from observability.health import projections_check
+from ops.audit import Invariant, run_audit
+from ops.projections import status
 from projector import ProjectionRunner, rebuild
-from read_models import CATEGORIES, PRODUCTS
+from projector.parking import ParkedEvent, parked, retry
+from read_models import ASYNC_PROJECTIONS, CATEGORIES, PRODUCTS
 from read_models.price_history import PRICE_HISTORY
 from read_models.projection import load_checkpoint
 from tests.api.catalog_client import create_category, create_product
@@ -137,10 +143,6 @@ async def test_rebuilding_an_asynchronous_projection_moves_its_checkpoint(system
 
 
 async def test_a_transaction_left_open_is_shown_holding_every_follower_back(engine, store):
-    from observability.health import projections_check
-    from ops.projections import status
-    from read_models import ASYNC_PROJECTIONS
-
     async with engine.begin() as held:
         await held.execute(sa.text("SELECT pg_current_xact_id()"))  # it may now append
         pid = await held.scalar(sa.text("SELECT pg_backend_pid()"))
@@ -153,3 +155,100 @@ async def test_a_transaction_left_open_is_shown_holding_every_follower_back(engi
         assert f"followers wait: a transaction of pid {pid}" in await status(engine, store)
     async with engine.connect() as conn:
         assert await store.horizon_holder(conn) is None
+
+
+@contextlib.asynccontextmanager
+async def poisoned_price(engine, product_id: str, price: int) -> AsyncIterator[None]:
+    """While the block runs, PostgreSQL refuses that price into the price history."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                "CREATE FUNCTION public.poisoned_price() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                "BEGIN RAISE EXCEPTION 'this price poisons the projection'; END $$"
+            )
+        )
+        await conn.execute(
+            sa.text(
+                "CREATE TRIGGER poisoned_price BEFORE INSERT ON read.price_history FOR EACH ROW "
+                f"WHEN (NEW.product_id = '{product_id}' AND NEW.price = {price}) "
+                "EXECUTE FUNCTION public.poisoned_price()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("DROP TRIGGER poisoned_price ON read.price_history"))
+            await conn.execute(sa.text("DROP FUNCTION public.poisoned_price()"))
+
+
+async def parked_for(engine, product_id: str) -> list[ParkedEvent]:
+    async with engine.connect() as conn:
+        return [e for e in await parked(conn) if e.stream_id == f"product-{product_id}"]
+
+
+REPRICE = "mutation($p: ID!, $v: Int!) { updateProduct(id: $p, input: {price: $v}) { id } }"
+
+
+async def test_an_event_a_projection_cannot_apply_is_parked_then_retried(system, engine, store):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"], price=100)
+    task = await _run_projector(engine, store)
+    try:
+        async with poisoned_price(engine, product["id"], 150):
+            for price in (150, 175):
+                await system.gql.data(REPRICE, {"p": product["id"], "v": price})
+            # The projection goes on past the event it cannot apply.
+            await _wait_for_prices(system, product["id"], [100, 175])
+            [entry] = await parked_for(engine, product["id"])
+            assert entry.projection == "price_history" and "poisons" in entry.error
+            shown = await status(engine, store)
+            row = r"^price_history\s+projector\s+\S+\s+\d+\s+\S+\s+1$"
+            assert re.search(row, shown, re.M), shown
+            assert "shop projections retry NAME" in shown
+            report = await run_audit(
+                engine,
+                store,
+                temporal=None,
+                ledger=None,
+                stalled_after_seconds=300,
+                max_lag_seconds=3600,
+            )
+            assert any(
+                f.invariant is Invariant.PROJECTIONS
+                and f.subject == "price_history (parked)"
+                and str(entry.position) in f.problem
+                for f in report.findings
+            ), report.as_text()
+            # Still poisoned: a retry leaves it parked, counting the attempt.
+            assert await retry(engine, store, PRICE_HISTORY) == (0, 1)
+            [again] = await parked_for(engine, product["id"])
+            assert again.attempts == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # After the fix, the parked event is applied in its place in the log.
+    assert await retry(engine, store, PRICE_HISTORY) == (1, 0)
+    await _wait_for_prices(system, product["id"], [100, 150, 175])
+    assert await parked_for(engine, product["id"]) == []
+
+
+async def test_a_rebuild_after_the_fix_forgets_the_parked_events(system, engine, store):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"], price=100)
+    task = await _run_projector(engine, store)
+    try:
+        async with poisoned_price(engine, product["id"], 120):
+            await system.gql.data(REPRICE, {"p": product["id"], "v": 120})
+            await system.gql.data(REPRICE, {"p": product["id"], "v": 130})
+            await _wait_for_prices(system, product["id"], [100, 130])
+            assert len(await parked_for(engine, product["id"])) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await rebuild(engine, store, PRICE_HISTORY)
+    await _wait_for_prices(system, product["id"], [100, 120, 130])
+    assert await parked_for(engine, product["id"]) == []

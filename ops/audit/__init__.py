@@ -20,7 +20,13 @@ from eventstore import EventStore, RecordedEvent
 from ops.audit.books import Books, Key
 from ops.audit.findings import AuditReport, Finding, Invariant
 from ops.audit.outside import check_ledger, check_sagas
-from ops.audit.projections import check_lag, compare, rebuild_in_temporary_tables
+from ops.audit.projections import (
+    check_lag,
+    check_parked,
+    compare,
+    rebuild_in_temporary_tables,
+)
+from projector.parking import parked
 from psp.client import LedgerCharge
 from read_models import PROJECTIONS
 from read_models.tables import orders, products
@@ -52,7 +58,7 @@ async def run_audit(
         await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin() as transaction:
             await rebuild_in_temporary_tables(
-                conn, store, PROJECTIONS, each_event=read, on_progress=on_progress
+                conn, store, PROJECTIONS, report, each_event=read, on_progress=on_progress
             )
             tenants = sorted({t for t, _ in books.streams})
             stock, statuses, last_change = await _read_models(conn, tenants)
@@ -60,6 +66,7 @@ async def run_audit(
             books.check_against(stock, statuses)
             await compare(conn, report, PROJECTIONS, tenants)
             await check_lag(conn, store, report, PROJECTIONS, max_lag_seconds=max_lag_seconds)
+            check_parked(await parked(conn), report, tenant)
             await transaction.rollback()  # the temporary tables go with it
 
     if temporal is None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore import START, EventStore, RecordedEvent
 from ops.audit.findings import AuditReport, Invariant
+from projector.parking import ParkedEvent, describe, parked
 from read_models.projection import Projection, load_checkpoint, projection_lag
 from read_models.tables import SCHEMA
 from tenancy import set_tenant
@@ -29,14 +30,21 @@ async def rebuild_in_temporary_tables(
     conn: AsyncConnection,
     store: EventStore,
     projections: Sequence[Projection],
+    report: AuditReport,
     *,
     each_event: Callable[[RecordedEvent], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> None:
     """Replay the log into temporary copies of every projection's tables, handing each
-    event to `each_event` too, so the log is read once."""
+    event to `each_event` too, so the log is read once.
+
+    Events the projector parked are left out, as the live tables left them out
+    (they are reported on their own); any other event a projection cannot apply
+    is a finding, and the replay goes on without it.
+    """
     # Read before the translation below, which would look for them in pg_temp too.
     ends = {p.name: None if p.inline else await load_checkpoint(conn, p.name) for p in projections}
+    waiting = {(entry.projection, entry.position) for entry in await parked(conn)}
     await conn.execution_options(schema_translate_map={SCHEMA: TEMPORARY})
     try:
         for projection in projections:
@@ -46,16 +54,61 @@ async def rebuild_in_temporary_tables(
             for event in batch:
                 if each_event is not None:
                     each_event(event)
-                for projection in projections:
-                    end = ends[projection.name]
-                    if end is None or event.position <= end:
-                        await projection.apply_as_tenant(conn, event)
+            for projection in projections:
+                end = ends[projection.name]
+                events = [
+                    e
+                    for e in batch
+                    if (end is None or e.position <= end)
+                    and (projection.name, e.position) not in waiting
+                ]
+                await _replay(conn, projection, events, report)
             position = batch[-1].position
             replayed += len(batch)
             if on_progress is not None:
                 on_progress(replayed)
     finally:
         await conn.execution_options(schema_translate_map=None)
+
+
+async def _replay(
+    conn: AsyncConnection, projection: Projection, events: list[RecordedEvent], report: AuditReport
+) -> None:
+    """All at once in a savepoint; when one fails, one by one, reporting each that fails."""
+    try:
+        async with conn.begin_nested():
+            for event in events:
+                await projection.apply_as_tenant(conn, event)
+        return
+    except Exception:
+        pass
+    for event in events:
+        try:
+            async with conn.begin_nested():
+                await projection.apply_as_tenant(conn, event)
+        except Exception as error:
+            report.add(
+                Invariant.PROJECTIONS,
+                event.metadata.tenant_id,
+                f"{projection.name} ({event.stream_id} v{event.version})",
+                f"{event.event.event_type} at {event.position} cannot be applied, and was not "
+                f"parked: {describe(error)}",
+            )
+
+
+def check_parked(
+    conn_entries: Sequence[ParkedEvent], report: AuditReport, tenant: str | None
+) -> None:
+    for entry in conn_entries:
+        if tenant is None or entry.tenant_id == tenant:
+            report.add(
+                Invariant.PROJECTIONS,
+                entry.tenant_id,
+                f"{entry.projection} (parked)",
+                f"{entry.event_type} at {entry.position} of {entry.stream_id} was set aside "
+                f"after {entry.attempts} attempt(s): {entry.error}; fix it, then "
+                f"`shop projections retry {entry.projection}`",
+            )
 
 
 def _create(sync: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
