@@ -1,4 +1,8 @@
-"""Processes killed mid-flight (SIGKILL) and restarted: nothing is lost or done twice."""
+"""Processes killed mid-flight (SIGKILL) and restarted: nothing is lost or done twice.
+
+The worker mid-saga, the projector mid-batch, and the API mid-request (its client
+retries with the same requestId and gets the one order).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,31 @@ import asyncio
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
+import pytest
 import sqlalchemy as sa
 
 from domain.payments import payment_key
-from tests.conftest import make_settings, running_api, running_system, settings_env
-from tests.saga.orders_client import faults, ledger, place, stocked_product, until_final
+from tests.conftest import (
+    free_port,
+    make_settings,
+    running_api,
+    running_system,
+    settings_env,
+    token,
+)
+from tests.saga.orders_client import (
+    CREATE_ORDER,
+    faults,
+    ledger,
+    place,
+    stocked_product,
+    until_final,
+)
 
 
 @contextmanager
@@ -143,3 +164,64 @@ async def until_timeline_complete(engine, order_id: str) -> None:
         assert len(projected) <= len(expected)
         await asyncio.sleep(0.05)
     raise AssertionError(f"timeline of {order_id}: {len(projected)} of {len(expected)} events")
+
+
+async def test_a_client_retrying_after_the_api_died_mid_request_gets_exactly_one_order(
+    database_url, temporal_env, psp_url, engine
+):
+    settings = make_settings(
+        database_url,
+        temporal_env.client.service_client.config.target_host,
+        psp_url,
+        api_port=free_port(),
+        api_metrics_port=free_port(),
+    )
+    async with running_system(settings, temporal_env) as system:
+        product = await stocked_product(system.gql, stock=5)
+    request_id = f"retry-{uuid.uuid4()}"
+    variables = {
+        "input": {"userId": "user-123", "items": [{"productId": product["id"], "quantity": 1}]},
+        "r": request_id,
+    }
+    # No worker runs: createOrder waits for its order to be placed, and the API dies.
+    with shop_process("api", settings_env(settings)) as api:
+        base = f"http://127.0.0.1:{settings.api_port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            await until_serving(client)
+            request = asyncio.create_task(
+                client.post(
+                    "/graphql",
+                    json={"query": CREATE_ORDER, "variables": variables},
+                    headers={"authorization": f"Bearer {token()}"},
+                )
+            )
+            await asyncio.sleep(1.0)
+            kill(api)
+            with pytest.raises(httpx.TransportError):
+                await request
+
+    async with running_system(settings, temporal_env) as system:
+        retried = (await system.gql(CREATE_ORDER, variables))["data"]["createOrder"]
+        final = await until_final(system.gql, retried["id"])
+    assert final["status"] == "CONFIRMED"
+    async with engine.connect() as conn:
+        orders = await conn.scalar(
+            sa.text("SELECT count(*) FROM read.order_items WHERE product_id = :p"),
+            {"p": product["id"]},
+        )
+    assert orders == 1
+    charges = [
+        c for c in (await ledger(psp_url))["charges"] if c["key"] == payment_key(final["id"])
+    ]
+    assert len(charges) == 1
+
+
+async def until_serving(client: httpx.AsyncClient) -> None:
+    for _ in range(300):
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("the API process did not start")
