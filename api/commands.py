@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
-from api.errors import ApiError
+from api.errors import ApiError, unavailable_or_internal
 from domain.errors import ErrorCode
 from workflows.contracts import (
     COMMAND_WORKFLOW,
@@ -109,8 +109,8 @@ class CommandSender:
         except (WorkflowFailureError, RPCError) as error:
             log.error("command did not complete", command=command.kind, exc_info=error)
             raise ApiError(
-                ErrorCode.INTERNAL,
-                "the command could not be completed; retry with the same requestId",
+                unavailable_or_internal(error),
+                "the command could not be completed now; retry with the same requestId",
             ) from error
         if result.fingerprint not in (None, fingerprint):
             # Joined a running command of the same requestId, sent with other input.

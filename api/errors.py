@@ -10,6 +10,8 @@ import structlog
 from graphql import ArgumentNode, DocumentNode, GraphQLError, ObjectFieldNode, Visitor, visit
 from pydantic import ValidationError
 from strawberry.extensions import SchemaExtension
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import DomainError, ErrorCode
 
@@ -24,6 +26,19 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+_UNAVAILABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
+
+
+def unavailable_or_internal(error: Exception) -> ErrorCode:
+    """UNAVAILABLE when Temporal could not be reached or did not answer in time (retrying
+    later will do), INTERNAL for anything else."""
+    if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return ErrorCode.UNAVAILABLE
+    if isinstance(error, RPCError) and error.status in _UNAVAILABLE:
+        return ErrorCode.UNAVAILABLE
+    return ErrorCode.INTERNAL
 
 
 def camel(name: str) -> str:

@@ -21,7 +21,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError
+from api.errors import ApiError, unavailable_or_internal
 from domain.errors import ErrorCode
 from domain.orders import PlaceOrder
 from domain.saga import OrderStatus
@@ -108,7 +108,8 @@ class SagaClient:
         except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as error:
             log.error("order saga did not start", order_id=order.order_id, exc_info=error)
             raise ApiError(
-                ErrorCode.INTERNAL, "the order could not be placed; retry with the same requestId"
+                unavailable_or_internal(error),
+                "the order could not be placed now; retry with the same requestId",
             ) from error
 
     async def cancel(self, order_id: str, request: CancelOrderRequest) -> SagaSnapshot:

@@ -17,6 +17,8 @@ class ErrorCode(StrEnum):
     OUT_OF_STOCK = "OUT_OF_STOCK"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    UNAVAILABLE = "UNAVAILABLE"
+    """A service the request needs (Temporal) is down or did not answer in time: retry."""
     INTERNAL = "INTERNAL"
 
 
