@@ -88,26 +88,28 @@ async def price_histories(
     conn: AsyncConnection, product_ids: Sequence[str], *, first: int, after: LogPosition | None
 ) -> dict[str, list[sa.RowMapping]]:
     """The first `first` prices of each product, oldest first, after log position `after`."""
-    order = (price_history.c.transaction_id, price_history.c.sequence)
-    return await _first_of_each(
-        conn,
-        price_history,
-        price_history.c.product_id,
-        product_ids,
-        order,
-        first=first,
-        where=_after_position(order, after),
+    return await _in_log_order(
+        conn, price_history, price_history.c.product_id, product_ids, first=first, after=after
     )
 
 
-def _after_position(
-    order: tuple[sa.Column[Any], sa.Column[Any]], after: LogPosition | None
-) -> sa.ColumnElement[bool] | None:
-    if after is None:
-        return None
-    return sa.tuple_(*order) > sa.tuple_(
-        sa.cast(sa.literal(str(after.transaction_id)), order[0].type), after.sequence
-    )
+async def _in_log_order(
+    conn: AsyncConnection,
+    table: sa.Table,
+    key: sa.Column[str],
+    keys: Sequence[str],
+    *,
+    first: int,
+    after: LogPosition | None,
+) -> dict[str, list[sa.RowMapping]]:
+    """Pages of a table whose rows are events, ordered by their position in the log."""
+    order = (table.c.transaction_id, table.c.sequence)
+    keyset = None
+    if after is not None:
+        keyset = sa.tuple_(*order) > sa.tuple_(
+            sa.cast(sa.literal(str(after.transaction_id)), order[0].type), after.sequence
+        )
+    return await _first_of_each(conn, table, key, keys, order, first=first, where=keyset)
 
 
 async def _first_of_each(
@@ -216,15 +218,8 @@ async def timelines(
     conn: AsyncConnection, order_ids: Sequence[str], *, first: int, after: LogPosition | None
 ) -> dict[str, list[sa.RowMapping]]:
     """The first `first` events of each order's timeline, in log order, after `after`."""
-    order = (order_timeline.c.transaction_id, order_timeline.c.sequence)
-    return await _first_of_each(
-        conn,
-        order_timeline,
-        order_timeline.c.order_id,
-        order_ids,
-        order,
-        first=first,
-        where=_after_position(order, after),
+    return await _in_log_order(
+        conn, order_timeline, order_timeline.c.order_id, order_ids, first=first, after=after
     )
 
 

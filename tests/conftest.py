@@ -213,6 +213,17 @@ def sql_statements(system: System) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+async def prepared_postgres(data_dir: Path) -> tuple[EmbeddedPostgres, str]:
+    """A PostgreSQL server of the test's own under `data_dir` (for tests that stop it),
+    with the shop database migrated and the app role: the server, and the owner's URL."""
+    server = EmbeddedPostgres(data_dir)
+    await ensure_database(server.url(), "shop")
+    await ensure_app_role(server.url(), APP_ROLE)
+    owner_url = with_database(server.url(), "shop")
+    await asyncio.to_thread(migrate, owner_url)
+    return server, owner_url
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

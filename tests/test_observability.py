@@ -15,10 +15,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from devstack.servers import EmbeddedPostgres, ensure_app_role, ensure_database, with_database
+from devstack.servers import EmbeddedPostgres
 from observability.logs import configure_logging
-from tenancy import APP_ROLE
-from tests.conftest import free_port, make_settings, running_api, running_system, settings_env
+from tests.conftest import (
+    free_port,
+    make_settings,
+    prepared_postgres,
+    running_api,
+    running_system,
+    settings_env,
+)
 from tests.saga.orders_client import place, stocked_product, until_final
 from tests.saga.test_crashes import shop_process
 
@@ -230,14 +236,8 @@ async def test_a_log_line_from_an_activity_carries_trace_and_correlation_ids(spa
 
 async def test_readyz_follows_the_database(tmp_path, temporal_env, psp_url):
     data = tmp_path / "pg"
-    server = EmbeddedPostgres(data)
+    server, url = await prepared_postgres(data)
     try:
-        await ensure_database(server.url(), "shop")
-        await ensure_app_role(server.url(), APP_ROLE)
-        from database import migrate
-
-        url = with_database(server.url(), "shop")
-        await asyncio.to_thread(migrate, url)
         settings = make_settings(
             url, temporal_env.client.service_client.config.target_host, psp_url
         )

@@ -11,28 +11,11 @@ import sqlalchemy as sa
 import bootstrap
 from database import create_engine
 from domain.payments import payment_key
-from ops.audit import AuditReport, Invariant, run_audit
-from psp.client import provider_ledger
-from settings import Settings
+from ops.audit import AuditReport, Invariant
 from tests.conftest import settings_env
+from tests.ops.audit_client import audited
 from tests.saga.orders_client import faults, place, stocked_product, until, until_final
 from tests.test_cli import shop
-
-
-async def audited(settings: Settings) -> AuditReport:
-    engine = create_engine(settings.require_database_owner_url(), pool_size=2)
-    try:
-        async with httpx.AsyncClient(base_url=settings.psp_url) as psp:
-            return await run_audit(
-                engine,
-                bootstrap.event_store(),
-                temporal=await bootstrap.temporal_client(settings),
-                ledger=lambda: provider_ledger(psp, timeout_seconds=2),
-                stalled_after_seconds=300,
-                max_lag_seconds=3600,
-            )
-    finally:
-        await engine.dispose()
 
 
 def about(report: AuditReport) -> set[tuple[Invariant, str]]:
@@ -51,7 +34,7 @@ async def test_the_books_of_a_working_shop_agree_and_damage_is_named(empty_syste
     assert (await until_final(system.gql, declined))["status"] == "CANCELLED"
     await faults(psp_url)
 
-    report = await audited(settings)
+    report = await audited(settings, with_ledger=True)
     assert report.ok, report.as_text()
     assert report.counted["orders"] == 2 and report.counted["events"] >= 10
     assert report.counted["charges"] >= 1 and report.skipped == []
@@ -81,7 +64,7 @@ async def test_the_books_of_a_working_shop_agree_and_damage_is_named(empty_syste
         )
     await owner.dispose()
 
-    report = await audited(settings)
+    report = await audited(settings, with_ledger=True)
     assert not report.ok
     assert about(report) >= {
         (Invariant.ORDERS, f"order {stuck}"),

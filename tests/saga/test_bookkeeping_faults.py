@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 import bootstrap
 from database import create_engine
-from ops.audit import run_audit
+from tests.ops.audit_client import audited
 from tests.saga.orders_client import faults, place, stock_of, stocked_product, until_final
 from workflows.order_saga import UNRECORDED_REASON
 
@@ -71,13 +71,6 @@ async def test_bookkeeping_that_fails_for_good_leaves_nothing_half_done(
         WorkflowExecutionStatus.FAILED if status == "FAILED" else WorkflowExecutionStatus.COMPLETED
     )
     assert described.status == expected
-    report = await run_audit(
-        owner,
-        bootstrap.event_store(),
-        temporal=temporal,
-        ledger=None,
-        stalled_after_seconds=300,
-        max_lag_seconds=3600,
-    )
     await owner.dispose()
+    report = await audited(settings)
     assert report.ok, report.as_text()

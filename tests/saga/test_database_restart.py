@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import asyncio
 
-import bootstrap
-from database import create_engine, migrate
-from devstack.servers import EmbeddedPostgres, ensure_app_role, ensure_database, with_database
-from ops.audit import run_audit
-from tenancy import APP_ROLE
-from tests.conftest import make_settings, running_system
+from devstack.servers import EmbeddedPostgres
+from tests.conftest import make_settings, prepared_postgres, running_system
+from tests.ops.audit_client import audited
 from tests.saga.orders_client import faults, place, stocked_product, until_final
 
 
 async def test_orders_survive_a_database_restart_mid_load(tmp_path, temporal_env, psp_url):
     data = tmp_path / "pg"
-    server = EmbeddedPostgres(data)
+    server, owner_url = await prepared_postgres(data)
     try:
-        await ensure_database(server.url(), "shop")
-        await ensure_app_role(server.url(), APP_ROLE)
-        owner_url = with_database(server.url(), "shop")
-        await asyncio.to_thread(migrate, owner_url)
         # Deadlines longer than the outage: the sagas are to wait it out, not give up.
         settings = make_settings(
             owner_url,
@@ -54,18 +47,7 @@ async def test_orders_survive_a_database_restart_mid_load(tmp_path, temporal_env
         assert len(acknowledged) == 8
         assert [f["status"] for f in finals] == ["CONFIRMED"] * 8
 
-        engine = create_engine(owner_url, pool_size=2)
-        try:
-            report = await run_audit(
-                engine,
-                bootstrap.event_store(),
-                temporal=await bootstrap.temporal_client(settings),
-                ledger=None,
-                stalled_after_seconds=300,
-                max_lag_seconds=3600,
-            )
-        finally:
-            await engine.dispose()
+        report = await audited(settings)
         assert report.ok, report.as_text()
     finally:
         server.stop()

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvicorn
 import websockets
+from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from tests.conftest import token
@@ -22,21 +23,24 @@ SUBSCRIBE = (
 )
 
 
+@asynccontextmanager
+async def signed_in(port: int, bearer: str) -> AsyncIterator[ClientConnection]:
+    """A graphql-transport-ws socket, signed in with `bearer` and acknowledged."""
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as ws:
+        payload = {"Authorization": f"Bearer {bearer}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        yield ws
+
+
 async def collect(
     port: int, variables: dict[str, Any], bearer: str | None = None
 ) -> list[dict[str, Any]]:
     """Every `next` payload of one subscription, until the server completes it."""
-    bearer = bearer or token()
     updates = []
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-    ) as ws:
-        await ws.send(
-            json.dumps(
-                {"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}
-            )
-        )
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    async with signed_in(port, bearer or token()) as ws:
         await ws.send(
             json.dumps(
                 {
@@ -99,12 +103,7 @@ async def test_a_socket_must_sign_in_before_it_subscribes(system):
 
 async def first_answer(port: int, bearer: str, order_id: str) -> dict[str, Any]:
     """The first message a subscription to `order_id` gets."""
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-    ) as ws:
-        payload = {"Authorization": f"Bearer {bearer}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    async with signed_in(port, bearer) as ws:
         subscribe = {"query": SUBSCRIBE, "variables": {"id": order_id}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
         message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -155,15 +154,7 @@ async def test_someone_elses_order_cannot_be_followed(system):
 
 
 async def test_queries_over_the_socket_get_coded_errors_too(system):
-    async with (
-        served(system.app) as port,
-        websockets.connect(
-            f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-        ) as ws,
-    ):
-        payload = {"Authorization": f"Bearer {token()}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+    async with served(system.app) as port, signed_in(port, token()) as ws:
         query = {"query": "{ products(first: 0) { id } }"}
         await ws.send(json.dumps({"id": "q", "type": "subscribe", "payload": query}))
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))

@@ -8,7 +8,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,22 +22,11 @@ from eventstore.records import Position
 from read_models.tables import order_timeline, order_updates, orders
 from tests.conftest import make_settings, running_system, sql_statements, temporal_address, token
 from tests.saga.orders_client import place, stocked_product, until_final
-from tests.saga.test_subscription import SUBSCRIBE, served
+from tests.saga.test_subscription import SUBSCRIBE, served, signed_in
 
 # `system` uses these defaults; a test that needs others says so.
 PER_SOCKET = 20
 PER_CALLER = 5
-
-
-@asynccontextmanager
-async def signed_in(port: int, bearer: str) -> AsyncIterator[ClientConnection]:
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/graphql", subprotocols=[Subprotocol("graphql-transport-ws")]
-    ) as ws:
-        payload = {"Authorization": f"Bearer {bearer}"}
-        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        yield ws
 
 
 async def subscribe(ws: ClientConnection, operation_id: str, order_id: str) -> None:

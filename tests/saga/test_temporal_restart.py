@@ -8,12 +8,10 @@ import asyncio
 import subprocess
 import uuid
 
-import bootstrap
-from database import create_engine
 from devstack.servers import start_temporal_dev_server, terminate, wait_for_port
-from ops.audit import run_audit
 from tests.api.catalog_client import error_of
 from tests.conftest import free_port, make_settings, running_system
+from tests.ops.audit_client import audited, findings_about
 from tests.saga.orders_client import faults, place, stocked_product, until_final
 
 
@@ -68,21 +66,7 @@ async def test_sagas_finish_across_a_temporal_restart(
         assert refused["code"] == "UNAVAILABLE" and "retry" in refused["message"]
         assert [f["status"] for f in finals] == ["CONFIRMED"] * 4
         assert again["status"] == "CONFIRMED"
-        engine = create_engine(settings.require_database_owner_url(), pool_size=2)
-        try:
-            report = await run_audit(
-                engine,
-                bootstrap.event_store(),
-                temporal=await bootstrap.temporal_client(settings),
-                ledger=None,
-                stalled_after_seconds=300,
-                max_lag_seconds=3600,
-                tenant="default",
-            )
-        finally:
-            await engine.dispose()
-        orders_findings = [f for f in report.findings if f.subject.startswith("order ")]
-        mine = {f"order {i}" for i in [*ids, retried["id"]]}
-        assert [f for f in orders_findings if f.subject in mine] == [], report.as_text()
+        report = await audited(settings)
+        assert findings_about(report, [*ids, retried["id"]]) == [], report.as_text()
     finally:
         terminate([server])
