@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--only NAME ...]`: run the benchmarks and write the report.
+"""`python -m bench [--quick] [--only NAME ...] [--soak DURATION]`: run the benchmarks
+(or the soak, see `bench.soak`) and write the report.
 
 Starts its own embedded PostgreSQL and Temporal dev server, unless
 DATABASE_URL / TEMPORAL_ADDRESS name servers to use (a fresh database is
@@ -24,7 +25,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench import report, storage, system
+from bench import report, soak, storage, system
 from bench.harness import Result
 from database import create_engine, migrate
 from devstack.servers import (
@@ -147,6 +148,16 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
     return results
 
 
+async def run_soak(seconds: float) -> soak.Soak:
+    with tempfile.TemporaryDirectory() as workdir:
+        async with (
+            postgres(Path(workdir)) as server,
+            temporal() as client,
+            payment_provider() as psp,
+        ):
+            return await soak.soak(await fresh_database(server), client, psp, seconds=seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
@@ -154,8 +165,22 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="+", choices=GROUPS, default=list(GROUPS))
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the report")
+    parser.add_argument(
+        "--soak",
+        metavar="DURATION",
+        type=soak.duration_seconds,
+        help="instead of the benchmarks, hold half the measured saga rate for DURATION "
+        "(90s, 10m, 1h) and report latency, memory and the audit (not in CI)",
+    )
     args = parser.parse_args()
     configure_logging(log_format="console", level="WARNING")
+    if args.soak is not None:
+        soaked = asyncio.run(run_soak(args.soak))
+        text = soak.markdown(soaked)
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / "soak.md").write_text(text)
+        print(text)
+        raise SystemExit(0 if soak.healthy(soaked) else 1)
     results = asyncio.run(run(args.only, quick=args.quick))
     args.output.mkdir(parents=True, exist_ok=True)
     name = "quick" if args.quick else "latest"
