@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -27,6 +30,22 @@ from observability.health import (
 )
 from observability.metrics import ApiMetrics
 from settings import Settings
+
+GRAPHIQL_ASSETS = "/graphiql-assets"
+"""Where the API serves GraphiQL's scripts and styles, under the paths unpkg.com uses."""
+ASSETS_DIR = Path(__file__).resolve().parent / "graphiql_assets"
+EXAMPLE_QUERY = """# The catalog, as the seed's example reads it: run it with the play button.
+# Writes need the admin token, already in Headers below when ./dev serves this page.
+{
+  products(first: 10) {
+    id
+    name
+    price
+    stock
+    category { id name }
+  }
+}
+"""
 
 
 class SignedInSockets(GraphQLRouter[Context, None]):
@@ -62,8 +81,16 @@ class SignedInSockets(GraphQLRouter[Context, None]):
             raise json.JSONDecodeError(str(error), text, 0) from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        """GraphiQL; in development, with the dev admin token already in its headers."""
-        html = self.graphql_ide_html
+        """GraphiQL, its assets served by us (see `api/graphiql_assets`), opening on the
+        seed's catalog query; in development, with the dev admin token in its headers."""
+        html = self.graphql_ide_html.replace("https://unpkg.com/", f"{GRAPHIQL_ASSETS}/")
+        html = re.sub(
+            r"const EXAMPLE_QUERY = `.*?`;",
+            lambda _: f"const EXAMPLE_QUERY = `{EXAMPLE_QUERY}`;",
+            html,
+            count=1,
+            flags=re.DOTALL,
+        )
         if self._graphiql_token is not None:
             headers = json.dumps(json.dumps({"Authorization": f"Bearer {self._graphiql_token}"}))
             html = html.replace(
@@ -151,6 +178,8 @@ def create_app(
     schema = build_schema(metrics, limits=limits, production=settings.production)
     secret = settings.dev_graphiql_token
     graphiql_token = None if secret is None else secret.get_secret_value()
+    if not settings.production:
+        app.mount(GRAPHIQL_ASSETS, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")
     sockets = SocketsPerCaller(settings.sockets_per_caller)
     for prefix in ("/graphql",) if settings.production else ("/graphql", "/graphiql"):
         router = SignedInSockets(
