@@ -356,14 +356,33 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in simple:
         simple[args.command](settings)
         return
-    {
+    command = {
         "events": _events,
         "projections": _projections,
         "orders": _orders,
         "replay": _replay,
         "audit": _audit,
         "token": _token,
-    }[args.command](settings, args)
+    }[args.command]
+    try:
+        command(settings, args)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        # An operator gets one line that says what is wrong, never a traceback.
+        print(f"shop {args.command}: {_one_line(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return f"no such file: {error.filename}"
+    if isinstance(error, OSError | ConnectionError):
+        return f"cannot reach a server: {error} (is ./dev, or the database, running?)"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, RuntimeError) and text:
+        return text  # our own explanations (a setting that is missing, say)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 if __name__ == "__main__":

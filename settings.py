@@ -203,7 +203,9 @@ class Settings(BaseSettings):
     def require_database_url(self) -> str:
         """The database URL, which `dev` fills in when it runs the embedded server."""
         if self.database_url is None:
-            raise RuntimeError("DATABASE_URL is not set; run `shop dev` or set it.")
+            raise RuntimeError(
+                "DATABASE_URL is not set: start ./dev (commands beside it find it), or set it"
+            )
         return self.database_url
 
     def require_database_owner_url(self) -> str:
@@ -212,5 +214,7 @@ class Settings(BaseSettings):
 
     def require_temporal_address(self) -> str:
         if self.temporal_address is None:
-            raise RuntimeError("TEMPORAL_ADDRESS is not set; run `shop dev` or set it.")
+            raise RuntimeError(
+                "TEMPORAL_ADDRESS is not set: start ./dev (commands beside it find it), or set it"
+            )
         return self.temporal_address

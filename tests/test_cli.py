@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -168,3 +169,20 @@ def test_operator_commands_find_a_running_dev_stack(tmp_path):
     found = _beside_running_dev(Settings(data_dir=tmp_path, temporal_address="elsewhere:7233"))
     assert found.database_owner_url == "postgresql://owner@/shop"
     assert found.temporal_address == "elsewhere:7233"  # what the environment says wins
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["orders", "inspect", "o-1"], "DATABASE_URL is not set: start ./dev"),
+        (["replay", "/no/such/history.json"], "no such file: /no/such/history.json"),
+    ],
+    ids=["nothing running", "a missing file"],
+)
+async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_path, args, says):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TEMPORAL_"))}
+    env["DATA_DIR"] = str(tmp_path)  # no ./dev runs there
+    code, output = await shop(env, *args)
+    assert code == 2
+    [line] = output.strip().splitlines()
+    assert line.startswith(f"shop {args[0]}: ") and says in line
