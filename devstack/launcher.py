@@ -22,6 +22,7 @@ from devstack.servers import (
     ensure_app_role,
     ensure_database,
     start_temporal_dev_server,
+    stop_with_parent,
     terminate,
     wait_for_port,
     with_user,
@@ -38,6 +39,23 @@ STACK_FILE = "stack.json"
 ADDRESSES = ("DATABASE_URL", "DATABASE_OWNER_URL", "TEMPORAL_ADDRESS", "PSP_URL")
 
 
+def running_stack_pid(data_dir: Path) -> int | None:
+    """The pid of the `shop dev` running on `data_dir`, if one still runs."""
+    try:
+        pid = int(json.loads((data_dir / STACK_FILE).read_text())["pid"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid
+
+
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def running_stack(data_dir: Path) -> dict[str, str]:
     """The addresses of the `shop dev` running on `data_dir`, or {} when none runs.
 
@@ -52,12 +70,14 @@ def running_stack(data_dir: Path) -> dict[str, str]:
 
 
 def _spawn(command: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """A child `shop COMMAND`, in its own session so Ctrl-C reaches only `dev`."""
+    """A child `shop COMMAND`, in its own session so Ctrl-C reaches only `dev`, and
+    told to stop when `dev` goes, however it goes (SIGKILL included)."""
     return subprocess.Popen(
         [sys.executable, "-m", "cli", command],
         env=env,
         cwd=REPOSITORY,
         start_new_session=True,
+        preexec_fn=stop_with_parent,
     )
 
 
@@ -78,14 +98,30 @@ async def _wait_for_http(url: str, *, within: float) -> None:
 
 
 def run_dev(settings: Settings) -> None:
-    """Run the whole system until Ctrl-C; data stays under `settings.data_dir`.
+    """Run the whole system until Ctrl-C (or SIGTERM, or the terminal closing: SIGHUP);
+    data stays under `settings.data_dir`.
 
     Children that exit on their own (a worker you killed, say) are restarted,
-    which is how a saga interrupted mid-way resumes.
+    which is how a saga interrupted mid-way resumes; one that keeps failing at
+    start stops everything with a line that says so.
     """
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _interrupt)
+    running = running_stack_pid(data_dir)
+    if running is not None:
+        raise SystemExit(
+            f"./dev is already running on {data_dir} (pid {running}): stop it first, "
+            "or give this one another DATA_DIR"
+        )
+    busy = [port for port in (settings.api_port, settings.psp_port) if _port_taken(port)]
+    if busy:
+        raise SystemExit(
+            f"port {busy[0]} is already in use (another ./dev, or another server): "
+            "stop it, or set API_PORT / PSP_PORT"
+        )
+    (data_dir / STACK_FILE).write_text(json.dumps({"pid": os.getpid()}))
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     postgres: EmbeddedPostgres | None = None
     temporal: subprocess.Popen[bytes] | None = None
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -132,7 +168,8 @@ def run_dev(settings: Settings) -> None:
         )
         for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
-        (data_dir / STACK_FILE).write_text(json.dumps({key: env[key] for key in ADDRESSES}))
+        addresses = {key: env[key] for key in ADDRESSES}
+        (data_dir / STACK_FILE).write_text(json.dumps({"pid": os.getpid(), **addresses}))
         api = f"http://{settings.api_host}:{settings.api_port}"
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
         ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"
@@ -172,11 +209,34 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+FAILING_START_SECONDS = 10.0
+"""A child that exits sooner than this after starting failed at start."""
+MAX_FAILED_STARTS = 5
+
+
 def _supervise(children: dict[str, subprocess.Popen[bytes]], env: dict[str, str]) -> None:
+    started = dict.fromkeys(children, time.monotonic())
+    failed_starts = dict.fromkeys(children, 0)
     while True:
         time.sleep(0.5)
         for name, process in list(children.items()):
             code = process.poll()
-            if code is not None:
-                print(f"{name} exited with {code}; restarting it", file=sys.stderr, flush=True)
-                children[name] = _spawn(name, env)
+            if code is None:
+                continue
+            quick = time.monotonic() - started[name] < FAILING_START_SECONDS
+            failed_starts[name] = failed_starts[name] + 1 if quick else 0
+            if failed_starts[name] >= MAX_FAILED_STARTS:
+                raise SystemExit(
+                    f"shop {name} failed {MAX_FAILED_STARTS} times in a row at start (exit "
+                    f"code {code}); its output above says why. Stopping everything."
+                )
+            delay = min(2.0 ** failed_starts[name], 30.0) if quick else 0.0
+            print(
+                f"{name} exited with {code}; restarting it"
+                + (f" in {delay:.0f}s" if delay else ""),
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(delay)
+            children[name] = _spawn(name, env)
+            started[name] = time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -111,6 +112,15 @@ def temporal_cli() -> str:
     return found
 
 
+def stop_with_parent() -> None:
+    """In a child, before it runs: have Linux send SIGTERM when its parent dies."""
+    if sys.platform == "linux":
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_temporal_dev_server(
     *, db_file: Path, port: int, ui_port: int, log_file: Path
 ) -> subprocess.Popen[bytes]:
@@ -132,7 +142,13 @@ def start_temporal_dev_server(
     for name, kind in SEARCH_ATTRIBUTES.items():
         args += ["--search-attribute", f"{name}={kind}"]
     with log_file.open("ab") as log:
-        return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=stop_with_parent,
+        )
 
 
 async def wait_for_port(host: str, port: int, *, within: float, what: str) -> None:

@@ -55,6 +55,7 @@ def dev_env(tmp_path: Path) -> dict[str, str]:
         TEMPORAL_PORT=str(free_port()),
         TEMPORAL_UI_PORT=str(free_port()),
         PSP_PORT=str(free_port()),
+        API_METRICS_PORT=str(free_port()),
         WORKER_METRICS_PORT=str(free_port()),
         WORKER_SDK_METRICS_PORT=str(free_port()),
         PROJECTOR_METRICS_PORT=str(free_port()),
@@ -108,3 +109,42 @@ def test_dev_runs_everything_stops_cleanly_and_keeps_data(dev_env, repo_root):
         assert listed["data"]["categories"] == [{"name": "Electronics"}]
     finally:
         stop_dev(process)
+
+
+def until_closed(*ports: int, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while any(port_open(port) for port in ports):
+        assert time.monotonic() < deadline, f"still listening: {[p for p in ports if port_open(p)]}"
+        time.sleep(0.2)
+
+
+def test_a_closed_terminal_stops_dev_and_everything_it_started(dev_env, repo_root):
+    api, temporal = int(dev_env["API_PORT"]), int(dev_env["TEMPORAL_PORT"])
+    process, _ = start_dev(dev_env, repo_root)
+    process.send_signal(signal.SIGHUP)  # what a closed window or a dropped SSH session sends
+    assert process.wait(60) == 0
+    until_closed(api, temporal)
+
+
+def test_one_dev_per_data_directory_and_none_outlives_a_killed_one(dev_env, repo_root):
+    api, temporal = int(dev_env["API_PORT"]), int(dev_env["TEMPORAL_PORT"])
+    first, _ = start_dev(dev_env, repo_root)
+    second = subprocess.run(
+        [sys.executable, "-m", "cli", "dev"],
+        cwd=repo_root,
+        env=dev_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode != 0
+    assert "already running on" in second.stderr and f"(pid {first.pid})" in second.stderr
+    assert "Traceback" not in second.stderr
+
+    first.kill()  # no chance to clean up: its children must go anyway
+    first.wait()
+    until_closed(api, temporal)
+    # The next one starts cleanly on the same data, without looping on busy ports.
+    again, banner = start_dev(dev_env, repo_root)
+    assert "restarting" not in banner
+    stop_dev(again)
