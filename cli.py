@@ -241,6 +241,15 @@ def _longest_step_seconds(settings: Settings) -> float:
     return max(deadlines) + settings.saga_step_seconds
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("shop")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 OPERATOR_COMMANDS = {"events", "projections", "orders", "replay", "audit"}
 
 
@@ -260,6 +269,7 @@ def _beside_running_dev(settings: Settings) -> Settings:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="shop", description=__doc__)
+    root.add_argument("--version", action="version", version=f"shop {_version()}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "dev", help="run the whole system locally: PostgreSQL, Temporal, worker, projector, API"

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,9 @@ async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_pat
     assert code == 2
     [line] = output.strip().splitlines()
     assert line.startswith(f"shop {args[0]}: ") and says in line
+
+
+async def test_shop_says_its_version():
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    code, output = await shop(dict(os.environ), "--version")
+    assert code == 0 and output.strip() == f"shop {project['project']['version']}"
