@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,13 @@ class SignedInSockets(GraphQLRouter[Context, None]):
             raise json.JSONDecodeError(str(error), text, 0) from None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._graphiql_page)
+
+    @cached_property
+    def _graphiql_page(self) -> str:
         """GraphiQL, its assets served by us (see `api/graphiql_assets`), opening on the
-        seed's catalog query; in development, with the dev admin token in its headers."""
+        seed's catalog query; in development, with the dev admin token in its headers.
+        Built once: it is the same for every request."""
         html = self.graphql_ide_html.replace("https://unpkg.com/", f"{GRAPHIQL_ASSETS}/")
         html = re.sub(
             r"const EXAMPLE_QUERY = `.*?`;",
@@ -97,7 +103,7 @@ class SignedInSockets(GraphQLRouter[Context, None]):
                 "React.useState(parameters.headers)",
                 f"React.useState(parameters.headers || {headers})",
             )
-        return HTMLResponse(html)
+        return html
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}

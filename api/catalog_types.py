@@ -10,7 +10,7 @@ from sqlalchemy import RowMapping
 
 from api.context import Context, Info
 from api.errors import ApiError
-from api.pagination import check_first, fetch_page, log_cursor, parse_log_cursor
+from api.pagination import fetch_page, log_cursor, log_page
 from domain.errors import ErrorCode
 
 
@@ -100,9 +100,7 @@ class Product:
     async def price_history(
         self, info: Info, first: int = 100, after: str | None = None
     ) -> list[PricePoint]:
-        check_first(first)
-        key = (str(self.id), first, parse_log_cursor(after))
-        rows = await info.context.loaders.price_history.load(key)
+        rows = await info.context.loaders.price_history.load(log_page(self.id, first, after))
         return [
             PricePoint(
                 price=row["price"],

@@ -49,7 +49,6 @@ def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension
     return [
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(ExpansionLimit, max_fields=limits.max_fields),
-        LongNumbers,
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(QueryCost, budget=limits.max_cost, unbounded_list=MAX_PAGE),
@@ -59,38 +58,6 @@ def limit_extensions(limits: GraphQLLimits) -> list[Callable[[], SchemaExtension
 
 MAX_NUMBER_LENGTH = 20
 """Characters in a number literal: more than any Int or Float the schema takes."""
-
-
-class LongNumbers(SchemaExtension):
-    """Refuses number literals of more than `MAX_NUMBER_LENGTH` characters, before they run.
-
-    Python reads an integer of thousands of digits only with an error, and
-    graphql-core's coercion would meet that error deep in validation.
-    """
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        if _long_number(context.graphql_document):
-            error = GraphQLError(
-                f"numbers may have at most {MAX_NUMBER_LENGTH} characters (a number in the query)"
-            )
-            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
-        yield
-
-
-def _long_number(document: DocumentNode | None) -> bool:
-    found: list[bool] = []
-
-    class FindLongNumbers(Visitor):
-        def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
-            found.append(len(node.value) > MAX_NUMBER_LENGTH)
-
-        def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
-            found.append(len(node.value) > MAX_NUMBER_LENGTH)
-
-    if document is not None:
-        visit(document, FindLongNumbers())
-    return any(found)
 
 
 class ExpansionLimit(SchemaExtension):
@@ -127,21 +94,32 @@ def control_character(text: str) -> str | None:
 
 
 class CleanText(SchemaExtension):
-    """Refuses NUL and other control characters anywhere in a request, before it runs.
+    """Refuses NUL and other control characters anywhere in a request, and number literals
+    of more than `MAX_NUMBER_LENGTH` characters, before it runs (one walk of the document).
 
     PostgreSQL cannot store NUL in text or JSON; one that reached a command or a
-    saga would fail there, late and deep, instead of here, at once.
+    saga would fail there, late and deep, instead of here, at once. Python reads an
+    integer of thousands of digits only with an error, which graphql-core's
+    coercion would meet deep in validation.
     """
 
     def on_validate(self) -> Iterator[None]:
         # Before the validation rules run: an error set here ends the request there.
         context = self.execution_context
-        where = _in_values(context.variables or {}, "variables") or _in_document(
-            context.graphql_document
-        )
+        in_document, long_number = _scan_literals(context.graphql_document)
+        where = _in_values(context.variables or {}, "variables") or in_document
+        errors = []
         if where is not None:
-            error = GraphQLError(f"text may not contain control characters ({where})")
-            context.pre_execution_errors = [*(context.pre_execution_errors or []), error]
+            errors.append(GraphQLError(f"text may not contain control characters ({where})"))
+        if long_number:
+            errors.append(
+                GraphQLError(
+                    f"numbers may have at most {MAX_NUMBER_LENGTH} characters "
+                    "(a number in the query)"
+                )
+            )
+        if errors:
+            context.pre_execution_errors = [*(context.pre_execution_errors or []), *errors]
         yield
 
 
@@ -161,18 +139,25 @@ def _in_values(value: Any, path: str) -> str | None:
     return None
 
 
-def _in_document(document: DocumentNode | None) -> str | None:
-    if document is None:
-        return None
-    found: list[str] = []
+def _scan_literals(document: DocumentNode | None) -> tuple[str | None, bool]:
+    """Whether a string literal holds a control character, and a number literal is too long."""
+    controls: list[str] = []
+    long_numbers: list[bool] = []
 
-    class FindControls(Visitor):
+    class FindBadLiterals(Visitor):
         def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
             if control_character(node.value) is not None:
-                found.append("a string in the query")
+                controls.append("a string in the query")
 
-    visit(document, FindControls())
-    return found[0] if found else None
+        def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+            long_numbers.append(len(node.value) > MAX_NUMBER_LENGTH)
+
+        def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+            long_numbers.append(len(node.value) > MAX_NUMBER_LENGTH)
+
+    if document is not None:
+        visit(document, FindBadLiterals())
+    return (controls[0] if controls else None), any(long_numbers)
 
 
 class BodySizeLimit:

@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.cost import LIST_SIZE
-from api.pagination import check_first, log_cursor, parse_log_cursor
+from api.pagination import log_cursor, log_page
 from domain.orders import MAX_LINES
 from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
 from read_models import queries
@@ -115,9 +115,7 @@ class Order:
     async def timeline(
         self, info: Info, first: int = 100, after: str | None = None
     ) -> list[TimelineEvent]:
-        check_first(first)
-        key = (str(self.id), first, parse_log_cursor(after))
-        rows = await info.context.loaders.timeline.load(key)
+        rows = await info.context.loaders.timeline.load(log_page(self.id, first, after))
         return [
             TimelineEvent(
                 type=row["event_type"],

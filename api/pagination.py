@@ -46,6 +46,12 @@ def log_cursor(transaction_id: int, sequence: int) -> str:
     return base64.urlsafe_b64encode(f"{transaction_id}.{sequence}".encode()).decode()
 
 
+def log_page(owner: str, first: int, after: str | None) -> tuple[str, int, LogPosition | None]:
+    """The DataLoader key of a page in log order (a price history, a timeline), checked."""
+    check_first(first)
+    return owner, first, parse_log_cursor(after)
+
+
 def parse_log_cursor(after: str | None) -> LogPosition | None:
     if after is None:
         return None

@@ -57,8 +57,15 @@ async def run_audit(
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin() as transaction:
+            parked_events = await parked(conn)
             await rebuild_in_temporary_tables(
-                conn, store, PROJECTIONS, report, each_event=read, on_progress=on_progress
+                conn,
+                store,
+                PROJECTIONS,
+                report,
+                parked_events,
+                each_event=read,
+                on_progress=on_progress,
             )
             tenants = sorted({t for t, _ in books.streams})
             stock, statuses, last_change = await _read_models(conn, tenants)
@@ -66,7 +73,7 @@ async def run_audit(
             books.check_against(stock, statuses)
             await compare(conn, report, PROJECTIONS, tenants)
             await check_lag(conn, store, report, PROJECTIONS, max_lag_seconds=max_lag_seconds)
-            check_parked(await parked(conn), report, tenant)
+            check_parked(parked_events, report, tenant)
             await transaction.rollback()  # the temporary tables go with it
 
     if temporal is None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from eventstore import START, EventStore, RecordedEvent
 from ops.audit.findings import AuditReport, Invariant
-from projector.parking import ParkedEvent, describe, parked
+from projector.parking import ParkedEvent, describe
 from read_models.projection import Projection, load_checkpoint, projection_lag
 from read_models.tables import SCHEMA
 from tenancy import set_tenant
@@ -31,6 +31,7 @@ async def rebuild_in_temporary_tables(
     store: EventStore,
     projections: Sequence[Projection],
     report: AuditReport,
+    parked_events: Sequence[ParkedEvent],
     *,
     each_event: Callable[[RecordedEvent], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -44,7 +45,7 @@ async def rebuild_in_temporary_tables(
     """
     # Read before the translation below, which would look for them in pg_temp too.
     ends = {p.name: None if p.inline else await load_checkpoint(conn, p.name) for p in projections}
-    waiting = {(entry.projection, entry.position) for entry in await parked(conn)}
+    waiting = {(entry.projection, entry.position) for entry in parked_events}
     await conn.execution_options(schema_translate_map={SCHEMA: TEMPORARY})
     try:
         for projection in projections:
