@@ -57,7 +57,7 @@ def _psp(settings: Settings) -> None:
     from psp.simulator import create_simulator
 
     uvicorn.run(
-        create_simulator(),
+        create_simulator(books=settings.psp_ledger_file),
         host=settings.psp_host,
         port=settings.psp_port,
         log_config=None,

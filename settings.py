@@ -147,6 +147,11 @@ class Settings(BaseSettings):
     psp_url: str = "http://127.0.0.1:4010"
     psp_host: str = "127.0.0.1"
     psp_port: int = 4010
+    psp_ledger_file: Path | None = Field(
+        default=None,
+        description="Where the payment simulator keeps its books across restarts; unset: in "
+        "memory (`./dev` keeps them under DATA_DIR, so `./dev audit` still finds its charges).",
+    )
     psp_timeout_seconds: float = Field(default=2.0, description="One call to the payment provider.")
     psp_breaker_failures: int = Field(
         default=5, description="Consecutive provider faults that open the circuit breaker."

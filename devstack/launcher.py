@@ -163,6 +163,7 @@ def run_dev(settings: Settings) -> None:
                 "DATABASE_OWNER_URL": owner_url,
                 "TEMPORAL_ADDRESS": temporal_address,
                 "PSP_URL": f"http://127.0.0.1:{settings.psp_port}",
+                "PSP_LEDGER_FILE": str(data_dir / "psp-ledger.json"),
                 "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"),
             }
         )

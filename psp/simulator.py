@@ -10,8 +10,10 @@ retries, timeouts and the circuit breaker face a real network hop.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI, Header
 from fastapi.responses import JSONResponse
@@ -59,9 +61,26 @@ class Ledger:
     faults: Faults = field(default_factory=Faults)
 
 
-def create_simulator() -> FastAPI:
+def _load(books: Path | None) -> Ledger:
+    if books is None or not books.exists():
+        return Ledger()
+    saved = json.loads(books.read_text())
+    return Ledger(
+        charges={c["key"]: Charge(**c) for c in saved["charges"]}, declines=saved["declines"]
+    )
+
+
+def _save(books: Path | None, ledger: Ledger) -> None:
+    if books is not None:
+        charges = [asdict(charge) for charge in ledger.charges.values()]
+        books.write_text(json.dumps({"charges": charges, "declines": ledger.declines}))
+
+
+def create_simulator(books: Path | None = None) -> FastAPI:
+    """The simulator; with `books`, its charges and declines outlive a restart, as a real
+    provider's do (so `shop audit` beside a restarted `./dev` still finds its charges)."""
     app = FastAPI(title="payment provider simulator")
-    ledger = Ledger()
+    ledger = _load(books)
 
     async def delay() -> None:
         if ledger.faults.latency_ms:
@@ -83,6 +102,7 @@ def create_simulator() -> FastAPI:
             reason = _decline_reason(faults, request)
             if reason is not None:
                 ledger.declines[idempotency_key] = reason
+                _save(books, ledger)
                 return _declined(reason)
             made = Charge(
                 charge_id=f"ch_{uuid.uuid4().hex[:16]}",
@@ -91,6 +111,7 @@ def create_simulator() -> FastAPI:
                 customer=request.customer,
             )
             ledger.charges[idempotency_key] = made
+            _save(books, ledger)
         if faults.hang_after_charge_ms:
             await asyncio.sleep(faults.hang_after_charge_ms / 1000)
         return JSONResponse(
@@ -106,6 +127,7 @@ def create_simulator() -> FastAPI:
         if made is None:
             return JSONResponse({"error": "nothing_to_refund"}, status_code=404)
         made.refunded = True
+        _save(books, ledger)
         return JSONResponse({"charge": made.charge_id, "status": "refunded"})
 
     @app.get("/v1/charges")

@@ -193,3 +193,23 @@ async def test_shop_says_its_version():
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     code, output = await shop(dict(os.environ), "--version")
     assert code == 0 and output.strip() == f"shop {project['project']['version']}"
+
+
+async def test_the_payment_simulator_keeps_its_books_across_a_restart(tmp_path):
+    import httpx
+
+    from psp.simulator import create_simulator
+
+    books = tmp_path / "psp-ledger.json"
+    seen = []
+    for restart in range(2):  # the second simulator is the first one restarted
+        app = create_simulator(books=books)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://psp"
+        ) as psp:
+            if restart == 0:
+                charge = {"amount": 500, "customer": "c"}
+                headers = {"Idempotency-Key": "order-1-payment"}
+                assert (await psp.post("/v1/charges", json=charge, headers=headers)).is_success
+            seen.append((await psp.get("/v1/charges")).json()["charges"])
+    assert seen[1] == seen[0] and [c["amount"] for c in seen[1]] == [500]
