@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -68,38 +69,43 @@ _SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
 """Every transaction id below this has committed or aborted: nothing can still appear there."""
 
 
-# Payloads come back as JSON text: pydantic parses and validates it in one pass.
-_READ_COLUMNS = (
-    events.c.transaction_id,
-    events.c.position,
-    events.c.stream_id,
-    events.c.version,
-    events.c.event_id,
-    events.c.event_type,
-    events.c.event_version,
-    sa.cast(events.c.data, sa.Text).label("data"),
-    sa.cast(events.c.metadata, sa.Text).label("metadata"),
-    events.c.recorded_at,
+# The hot reads run on the driver itself, as prepared statements (asyncpg
+# caches them per connection): SQLAlchemy's row handling cost more than the
+# query. Payloads come back as JSON text, which pydantic parses and validates
+# in one pass. `_decode` unpacks the columns in this order.
+_COLUMNS = (
+    "transaction_id, position, stream_id, version, event_id::text, event_type, event_version,"
+    " data::text, metadata::text, recorded_at FROM eventstore.events"
 )
+_SETTLED = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+"""Every transaction id below this has committed or aborted: nothing can still appear there."""
+_LATER = "(transaction_id, position) > ($1::text::xid8, $2)"
+_LOG_ORDER = " ORDER BY transaction_id, position"
+
+_READ_STREAM = f"SELECT {_COLUMNS} WHERE stream_id = $1 AND version >= $2 ORDER BY version"
+_READ_ANY = f"SELECT {_COLUMNS} WHERE {_LATER}{_LOG_ORDER} LIMIT $3"
+# The page is taken first and the unsettled tail dropped after: with both
+# conditions in one WHERE, the planner's estimate made it fetch and sort every
+# later event for each page (a catch-up read grew with the square of the log).
+# Dropping a tail is exact, since the page is in transaction id order.
+_READ_SETTLED = f"SELECT * FROM ({_READ_ANY}) AS page WHERE {_SETTLED}{_LOG_ORDER}"
+_READ_CORRELATED = f"SELECT {_COLUMNS} WHERE correlation_id = $1{_LOG_ORDER}"
+
+_SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
+_BEGIN = sa.select(sa.literal(1))
 
 
-# The hot reads, built once with bind parameters (see `_after` for the order).
-_READ_STREAM = (
-    sa.select(*_READ_COLUMNS)
-    .where(events.c.stream_id == sa.bindparam("stream_id"))
-    .where(events.c.version >= sa.bindparam("from_version"))
-    .order_by(events.c.version)
-)
-_READ_ANY = (
-    sa.select(*_READ_COLUMNS)
-    .where(
-        sa.tuple_(events.c.transaction_id, events.c.position)
-        > sa.tuple_(sa.cast(sa.bindparam("txid"), Xid8()), sa.bindparam("sequence"))
-    )
-    .order_by(events.c.transaction_id, events.c.position)
-    .limit(sa.bindparam("limit"))
-)
-_READ_SETTLED = _READ_ANY.where(events.c.transaction_id < _SETTLED_HORIZON)
+async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn`, inside `conn`'s transaction.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN with its first statement, so a
+    transaction that has run none yet is begun here (and row-level security
+    then sees the tenant the transaction acts for).
+    """
+    driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        await conn.execute(_BEGIN)
+    return driver
 
 
 # Built once: every command runs it, and SQLAlchemy would otherwise work out
@@ -122,11 +128,6 @@ _PREVIOUS_OUTCOME = (
     .where(stream_commands.c.command_id == sa.bindparam("command_id"))
     .order_by(events.c.transaction_id.desc(), events.c.position.desc())
     .limit(1)
-)
-_READ_CORRELATED = (
-    sa.select(*_READ_COLUMNS)
-    .where(events.c.correlation_id == sa.bindparam("correlation_id"))
-    .order_by(events.c.transaction_id, events.c.position)
 )
 
 
@@ -247,10 +248,8 @@ class PostgresEventStore:
         self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
     ) -> list[RecordedEvent]:
         """The events of one stream from `from_version` on, oldest first."""
-        rows = await conn.execute(
-            _READ_STREAM, {"stream_id": stream_id, "from_version": from_version}
-        )
-        return [self._decode(row) for row in rows]
+        rows = await (await _driver(conn)).fetch(_READ_STREAM, stream_id, from_version)
+        return self._decode(rows)
 
     async def read_all(
         self,
@@ -270,8 +269,10 @@ class PostgresEventStore:
         """
         await read_whole_log(conn)
         query = _READ_SETTLED if settled_only else _READ_ANY
-        params = {"txid": after.transaction_id, "sequence": after.sequence, "limit": limit}
-        return [self._decode(row) for row in await conn.execute(query, params)]
+        driver = await _driver(conn)
+        return self._decode(
+            await driver.fetch(query, str(after.transaction_id), after.sequence, limit)
+        )
 
     async def last_position(self, conn: AsyncConnection) -> Position:
         """The position of the newest settled event (`START` when there is none)."""
@@ -289,8 +290,8 @@ class PostgresEventStore:
         self, conn: AsyncConnection, correlation_id: str
     ) -> list[RecordedEvent]:
         """Every event of one correlation (an order's saga), across streams, in log order."""
-        rows = await conn.execute(_READ_CORRELATED, {"correlation_id": correlation_id})
-        return [self._decode(row) for row in rows]
+        rows = await (await _driver(conn)).fetch(_READ_CORRELATED, correlation_id)
+        return self._decode(rows)
 
     async def previous_outcome(
         self, conn: AsyncConnection, command_id: str
@@ -364,17 +365,22 @@ class PostgresEventStore:
         payload = notification_payload(position, correlation_id)
         await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, payload)))
 
-    def _decode(self, row: sa.Row[Any]) -> RecordedEvent:
-        # Unpacking the plain tuple is several times cheaper than named access,
-        # and this runs once per event of every catch-up read.
-        values: tuple[Any, ...] = tuple(row)
-        (txid, sequence, stream_id, version, event_id, kind, kind_version, data, meta, at) = values
-        return RecordedEvent(
-            position=Position(txid, sequence),
-            stream_id=stream_id,
-            version=version,
-            event_id=str(event_id),
-            event=self._registry.decode_json(kind, kind_version, data),
-            metadata=EventMetadata.model_validate_json(meta),
-            recorded_at=at,
-        )
+    def _decode(self, rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
+        """Rows of `_COLUMNS` as recorded events (this runs for every event read)."""
+        decode_event = self._registry.decode_json
+        decode_metadata = EventMetadata.model_validate_json
+        decoded = []
+        for row in rows:
+            txid, sequence, stream_id, version, event_id, kind, kind_version, data, meta, at = row
+            decoded.append(
+                RecordedEvent(
+                    position=Position(txid, sequence),
+                    stream_id=stream_id,
+                    version=version,
+                    event_id=event_id,
+                    event=decode_event(kind, kind_version, data),
+                    metadata=decode_metadata(meta),
+                    recorded_at=at,
+                )
+            )
+        return decoded

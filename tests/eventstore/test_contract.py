@@ -248,3 +248,22 @@ async def test_last_position_is_the_newest_settled_event(db, store):
         result = await store.append(conn, stream(), 0, [created()], meta())
     async with db.connect() as conn:
         assert await store.last_position(conn) == result.position
+
+
+async def test_a_read_that_opens_a_transaction_reads_inside_it(db, store):
+    """Reads run on the driver; the first statement of a transaction must still begin it,
+    or a REPEATABLE READ transaction would see appends made after its first read."""
+    stream_id = stream()
+    async with db.begin() as conn:
+        await store.append(conn, stream_id, 0, [created("first")], meta())
+    conn = await db.connect()
+    try:
+        await conn.execution_options(isolation_level="REPEATABLE READ")
+        await conn.begin()
+        before = await store.read_stream(conn, stream_id)
+        async with db.begin() as other:
+            await store.append(other, stream_id, 1, [created("second")], meta())
+        again = await store.read_stream(conn, stream_id)
+    finally:
+        await conn.close()
+    assert [e.version for e in before] == [e.version for e in again] == [1]
