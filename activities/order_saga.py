@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.unit_of_work import UnitOfWork, load_aggregate, run_in_unit_of_work
 from domain.errors import DomainError
-from domain.inventory import OutOfStock, ReleaseStock, ReserveStock, StockItem
+from domain.inventory import OutOfStock, ReleaseStock, ReserveStock, SettleStock, StockItem
 from domain.orders import (
     BeginCompensation,
     CloseOrder,
@@ -203,9 +203,16 @@ class SagaActivities(OrderSagaActivities):
 
     @activity.defn
     async def confirm_order(self, call: SagaCall) -> StepResult:
+        """Confirm the order and settle its reservations into sales, in one transaction."""
         order_id = call.order_id
 
         async def handle(uow: UnitOfWork) -> None:
+            order = await uow.load(Order, Order.stream_id(order_id))
+            products = sorted({item.product_id for item in order.items})
+            await uow.lock(*(StockItem.stream_id(product) for product in products))
+            for product in products:
+                settle = SettleStock(product_id=product, order_id=order_id)
+                await uow.decide(StockItem, StockItem.stream_id(product), settle)
             await _progress(
                 uow, order_id, RecordStep(order_id=order_id, step=SagaStep.CONFIRM_ORDER)
             )

@@ -8,14 +8,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import structlog
+from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.errors import Conflict, InvalidInput
 from domain.messages import DomainEvent
-from eventstore import EventMetadata, EventStore, Position, PreviousOutcome, WrongExpectedVersion
+from domain.snapshots import SnapshotPolicy
+from eventstore import (
+    EventMetadata,
+    EventStore,
+    Position,
+    PreviousOutcome,
+    Snapshot,
+    WrongExpectedVersion,
+)
 from read_models import Projection
 from tenancy import set_tenant
+
+log = structlog.get_logger(__name__)
 
 S = TypeVar("S")
 C = TypeVar("C", contravariant=True)
@@ -35,18 +47,44 @@ async def load_aggregate(
     conn: AsyncConnection, store: EventStore, aggregate: Aggregate[S, Any], stream_id: str
 ) -> tuple[S, int]:
     """An aggregate's current state and its stream's version, from the stream's events."""
-    state = aggregate.initial()
-    recorded = await store.read_stream(conn, stream_id)
-    for item in recorded:
-        state = aggregate.evolve(state, item.event)
-    return state, recorded[-1].version if recorded else 0
+    loaded = await _load(conn, store, aggregate, stream_id)
+    return loaded.state, loaded.version
 
 
 @dataclass
 class _Stream:
     state: Any
     version: int
+    snapshot_version: int = 0
+    """The version of the snapshot it started from (0: none)."""
+    snapshots: SnapshotPolicy[Any] | None = None
     pending: list[DomainEvent] = field(default_factory=list)
+
+
+def _snapshot_policy(aggregate: object) -> SnapshotPolicy[Any] | None:
+    policy = getattr(aggregate, "snapshots", None)
+    return policy if isinstance(policy, SnapshotPolicy) else None
+
+
+async def _load(
+    conn: AsyncConnection, store: EventStore, aggregate: Aggregate[S, Any], stream_id: str
+) -> _Stream:
+    """Fold the stream's events into the aggregate's state, from its snapshot when it has one."""
+    state, version, snapshot_version = aggregate.initial(), 0, 0
+    policy = _snapshot_policy(aggregate)
+    if policy is not None:
+        snapshot = await store.read_snapshot(conn, stream_id)
+        if snapshot is not None and snapshot.schema_version == policy.schema_version:
+            try:
+                state = policy.load(snapshot.state)
+            except ValidationError:
+                log.warning("snapshot ignored: it no longer validates", stream_id=stream_id)
+            else:
+                version = snapshot_version = snapshot.version
+    for item in await store.read_stream(conn, stream_id, from_version=version + 1):
+        state = aggregate.evolve(state, item.event)
+        version = item.version
+    return _Stream(state, version, snapshot_version, policy)
 
 
 class UnitOfWork:
@@ -83,8 +121,7 @@ class UnitOfWork:
         """The current state of one aggregate, including what this command decided."""
         stream = self._streams.get(stream_id)
         if stream is None:
-            state, version = await load_aggregate(self.conn, self._store, aggregate, stream_id)
-            stream = _Stream(state=state, version=version)
+            stream = await _load(self.conn, self._store, aggregate, stream_id)
             self._streams[stream_id] = stream
         state_now: S = stream.state
         return state_now
@@ -117,6 +154,15 @@ class UnitOfWork:
             for recorded in result.events:
                 for projection in self._projections:
                     await projection.apply(self.conn, recorded)
+            policy = stream.snapshots
+            if policy is not None and policy.due(stream.snapshot_version, result.last_version):
+                snapshot = Snapshot(
+                    stream_id=stream_id,
+                    version=result.last_version,
+                    schema_version=policy.schema_version,
+                    state=policy.dump(stream.state),
+                )
+                await self._store.save_snapshot(self.conn, snapshot)
             last = result.position if last is None else max(last, result.position)
         return last
 

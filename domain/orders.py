@@ -167,6 +167,7 @@ class OrderProgress(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     placed: bool = False
+    items: tuple[OrderItem, ...] = ()
     state: OrderState = OrderState.STARTED
     compensating: bool = False
     compensated: tuple[Compensation, ...] = ()
@@ -190,8 +191,8 @@ class Order:
     @staticmethod
     def evolve(state: OrderProgress, event: DomainEvent) -> OrderProgress:
         match event:
-            case OrderPlaced():
-                return OrderProgress(placed=True)
+            case OrderPlaced(items=items):
+                return OrderProgress(placed=True, items=tuple(items))
             case OrderStockReserved():
                 return state.model_copy(update={"state": OrderState.STOCK_RESERVED})
             case OrderPaymentProcessed():

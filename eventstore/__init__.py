@@ -17,6 +17,7 @@ from eventstore.records import (
     Position,
     PreviousOutcome,
     RecordedEvent,
+    Snapshot,
 )
 from eventstore.registry import EventRegistry, UnknownEventType
 
@@ -32,6 +33,7 @@ __all__ = [
     "Position",
     "PreviousOutcome",
     "RecordedEvent",
+    "Snapshot",
     "UnknownEventType",
     "WrongExpectedVersion",
 ]

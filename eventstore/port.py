@@ -21,6 +21,7 @@ from eventstore.records import (
     Position,
     PreviousOutcome,
     RecordedEvent,
+    Snapshot,
 )
 
 
@@ -45,6 +46,14 @@ class EventStore(Protocol):
     async def read_stream(
         self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
     ) -> list[RecordedEvent]: ...
+
+    async def read_snapshot(self, conn: AsyncConnection, stream_id: str) -> Snapshot | None:
+        """The latest snapshot of a stream, if one was saved."""
+        ...
+
+    async def save_snapshot(self, conn: AsyncConnection, snapshot: Snapshot) -> None:
+        """Keep `snapshot` unless the stored one is newer (of the same schema version)."""
+        ...
 
     async def read_all(
         self,

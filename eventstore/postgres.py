@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,9 +33,10 @@ from eventstore.records import (
     Position,
     PreviousOutcome,
     RecordedEvent,
+    Snapshot,
 )
 from eventstore.registry import EventRegistry
-from eventstore.schema import events, stream_commands
+from eventstore.schema import events, snapshots, stream_commands
 from tenancy import read_whole_log
 
 # One statement claims the command id, checks the stream's version and inserts
@@ -65,6 +67,10 @@ _APPEND = sa.text(
     """
 )
 
+_READ_SNAPSHOT = (
+    "SELECT version, schema_version, state::text FROM eventstore.snapshots WHERE stream_id = $1"
+)
+
 _SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
 """Every transaction id below this has committed or aborted: nothing can still appear there."""
 
@@ -90,6 +96,10 @@ _READ_ANY = f"SELECT {_COLUMNS} WHERE {_LATER}{_LOG_ORDER} LIMIT $3"
 # Dropping a tail is exact, since the page is in transaction id order.
 _READ_SETTLED = f"SELECT * FROM ({_READ_ANY}) AS page WHERE {_SETTLED}{_LOG_ORDER}"
 _READ_CORRELATED = f"SELECT {_COLUMNS} WHERE correlation_id = $1{_LOG_ORDER}"
+
+_READ_SNAPSHOT = (
+    "SELECT version, schema_version, state::text FROM eventstore.snapshots WHERE stream_id = $1"
+)
 
 _SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
 _BEGIN = sa.select(sa.literal(1))
@@ -250,6 +260,44 @@ class PostgresEventStore:
         """The events of one stream from `from_version` on, oldest first."""
         rows = await (await _driver(conn)).fetch(_READ_STREAM, stream_id, from_version)
         return self._decode(rows)
+
+    async def read_snapshot(self, conn: AsyncConnection, stream_id: str) -> Snapshot | None:
+        """The latest snapshot of a stream (of the transaction's tenant), if one was saved."""
+        row = await (await _driver(conn)).fetchrow(_READ_SNAPSHOT, stream_id)
+        if row is None:
+            return None
+        version, schema_version, state = row
+        return Snapshot(stream_id, version, schema_version, state)
+
+    async def save_snapshot(self, conn: AsyncConnection, snapshot: Snapshot) -> None:
+        """Keep `snapshot` unless the stored one is newer and of the same schema version.
+
+        Save it in the transaction that appended up to `snapshot.version`, so it
+        never describes events that did not commit.
+        """
+        statement = insert(snapshots).values(
+            stream_id=snapshot.stream_id,
+            version=snapshot.version,
+            schema_version=snapshot.schema_version,
+            # Text cast by PostgreSQL: a JSONB parameter would store the text as a JSON string.
+            state=sa.cast(sa.literal(snapshot.state, sa.Text), JSONB),
+        )
+        stored = snapshots.c
+        await conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[stored.tenant_id, stored.stream_id],
+                set_={
+                    "version": statement.excluded.version,
+                    "schema_version": statement.excluded.schema_version,
+                    "state": statement.excluded.state,
+                    "taken_at": sa.func.now(),
+                },
+                where=sa.or_(
+                    stored.version < statement.excluded.version,
+                    stored.schema_version != statement.excluded.schema_version,
+                ),
+            )
+        )
 
     async def read_all(
         self,

@@ -84,6 +84,20 @@ class RecordedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An aggregate's state as of `version` of its stream, as JSON text.
+
+    A cache, never a source of truth (see `domain.snapshots`): `schema_version`
+    is the state's, and a reader ignores snapshots of any version but its own.
+    """
+
+    stream_id: str
+    version: int
+    schema_version: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class Backlog:
     """What a reader at some position has still to read."""
 

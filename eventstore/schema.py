@@ -47,3 +47,15 @@ stream_commands = sa.Table(
     sa.Index("stream_commands_by_command", "command_id"),
 )
 """One row per (stream, command): what makes a repeated append write nothing."""
+
+snapshots = sa.Table(
+    "snapshots",
+    metadata,
+    sa.Column("tenant_id", sa.Text, primary_key=True, server_default=TENANT_DEFAULT),
+    sa.Column("stream_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("schema_version", sa.SmallInteger, nullable=False),
+    sa.Column("state", JSONB, nullable=False),
+    sa.Column("taken_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+"""The latest snapshot of each snapshotted stream (`eventstore.records.Snapshot`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from domain.inventory import StockAdded, StockReleased, StockReserved
+from domain.inventory import StockAdded, StockReleased, StockReserved, StockSettled
 from domain.orders import Order, OrderEvent, OrderProgress
 from domain.payments import Payment, PaymentCaptured, PaymentDeclined, PaymentRefunded, PaymentState
 from domain.saga import OrderState, OrderStatus
@@ -25,6 +25,9 @@ Key = tuple[str, str]
 class _Stream:
     count: int = 0
     highest: int = 0
+
+
+StockChange = StockAdded | StockReserved | StockReleased | StockSettled
 
 
 @dataclass
@@ -53,7 +56,7 @@ class Books:
         command = (tenant, recorded.metadata.command_id)
         self.commands.setdefault(command, set()).add(recorded.position.transaction_id)
         match recorded.event:
-            case StockAdded() | StockReserved() | StockReleased() as change:
+            case StockAdded() | StockReserved() | StockReleased() | StockSettled() as change:
                 self._stock(tenant, change)
             case PaymentCaptured() | PaymentDeclined() | PaymentRefunded() as payment:
                 key = (tenant, payment.order_id)
@@ -63,7 +66,7 @@ class Books:
                 key = (tenant, progress.order_id)
                 self.orders[key] = Order.evolve(self.orders.get(key, Order.initial()), progress)
 
-    def _stock(self, tenant: str, change: StockAdded | StockReserved | StockReleased) -> None:
+    def _stock(self, tenant: str, change: StockChange) -> None:
         product = change.product_id
         stock = self.stock.setdefault((tenant, product), _Stock())
         match change:
@@ -72,15 +75,20 @@ class Books:
             case StockReserved(order_id=order_id, quantity=quantity):
                 expected = stock.level - quantity
                 stock.reservations[order_id] = quantity
-            case StockReleased(order_id=order_id, quantity=quantity):
-                expected = stock.level + quantity
+            case (
+                StockReleased(order_id=order_id, quantity=quantity)
+                | StockSettled(order_id=order_id, quantity=quantity)
+            ):
+                released = isinstance(change, StockReleased)
+                expected = stock.level + quantity if released else stock.level
                 held = stock.reservations.pop(order_id, None)
                 if held != quantity:
+                    verb = "released" if released else "settled"
                     self.report.add(
                         Invariant.STOCK,
                         tenant,
                         f"product {product}",
-                        f"order {order_id} released {quantity} units but held {held or 0}",
+                        f"order {order_id} {verb} {quantity} units but held {held or 0}",
                     )
         if change.level != expected:
             self.report.add(

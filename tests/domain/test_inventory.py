@@ -6,7 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import InvalidInput
-from domain.inventory import MAX_STOCK, AddStock, StockAdded, StockItem
+from domain.inventory import (
+    MAX_STOCK,
+    AddStock,
+    ReleaseStock,
+    SettleStock,
+    StockAdded,
+    StockItem,
+    StockReserved,
+    StockSettled,
+    StockState,
+)
 
 
 def test_adding_stock_records_the_new_level():
@@ -30,3 +40,19 @@ def test_stock_never_exceeds_what_a_graphql_int_holds():
     with pytest.raises(InvalidInput) as error:
         StockItem.decide(full, AddStock(product_id="p1", quantity=1))
     assert error.value.field == "quantity"
+
+
+def test_a_confirmed_orders_reservation_is_settled_and_forgotten_without_changing_the_level():
+    state = StockItem.initial()
+    for event in (
+        StockAdded(product_id="p1", quantity=5, level=5),
+        StockReserved(product_id="p1", order_id="o1", quantity=2, level=3),
+    ):
+        state = StockItem.evolve(state, event)
+    settled = StockItem.decide(state, SettleStock(product_id="p1", order_id="o1"))
+    assert settled == [StockSettled(product_id="p1", order_id="o1", quantity=2, level=3)]
+    after = StockItem.evolve(state, settled[0])
+    assert after == StockState(on_hand=3, reservations={})
+    # Settled once; settling or releasing it again changes nothing.
+    assert StockItem.decide(after, SettleStock(product_id="p1", order_id="o1")) == []
+    assert StockItem.decide(after, ReleaseStock(product_id="p1", order_id="o1")) == []

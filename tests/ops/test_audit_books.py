@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.inventory import StockAdded, StockReleased, StockReserved
+from domain.inventory import StockAdded, StockReleased, StockReserved, StockSettled
 from domain.messages import DomainEvent
 from domain.orders import (
     OrderCancelled,
@@ -87,6 +87,10 @@ class Log:
             ),
         )
         self.add(f"order-{order_id}", OrderShippingArranged(order_id=order_id, shipment_id="s"))
+        self.add(
+            "stock-p1",
+            StockSettled(product_id="p1", order_id=order_id, quantity=units, level=10 - units),
+        )
         self.add(f"order-{order_id}", OrderConfirmed(order_id=order_id))
 
 
@@ -139,6 +143,19 @@ def test_a_release_of_what_was_not_reserved():
     log.add("stock-p1", StockReleased(product_id="p1", order_id="o7", quantity=2, level=12))
     found = findings(audit(log, stock=12, statuses={}), Invariant.STOCK)
     assert found == ["product p1: order o7 released 2 units but held 0"]
+
+
+def test_a_settlement_keeps_the_level_and_must_match_what_was_held():
+    log = stocked()
+    log.add("stock-p1", StockReserved(product_id="p1", order_id="o7", quantity=2, level=8))
+    log.add("stock-p1", StockSettled(product_id="p1", order_id="o7", quantity=3, level=8))
+    log.add("stock-p1", StockSettled(product_id="p1", order_id="o6", quantity=1, level=9))
+    found = findings(audit(log, stock=9, statuses={}), Invariant.STOCK)
+    assert found == [
+        "product p1: order o7 settled 3 units but held 2",
+        "product p1: order o6 settled 1 units but held 0",
+        "product p1: StockSettled left 9 units; the log adds up to 8",
+    ]
 
 
 def test_the_read_model_must_show_the_logs_stock():
