@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench import report, soak, storage, system
+from bench import report, snapshots, soak, storage, system
 from bench.harness import Result
 from database import create_engine, migrate
 from devstack.servers import (
@@ -44,7 +44,7 @@ from psp.simulator import create_simulator
 from tenancy import APP_ROLE
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GROUPS = ("append", "read", "follower", "saga", "command", "graphql")
+GROUPS = ("append", "read", "follower", "snapshot", "saga", "command", "graphql")
 
 
 @asynccontextmanager
@@ -127,6 +127,10 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
                     results += await storage.read_benchmarks(target, quick=quick, repeat=repeat)
                 if "follower" in groups:
                     results += await storage.follower_benchmark(target, quick=quick, repeat=repeat)
+                if "snapshot" in groups:
+                    results += await snapshots.snapshot_benchmark(
+                        target, quick=quick, repeat=repeat
+                    )
                 if {"saga", "command", "graphql"} & set(groups):
                     system_url = await fresh_database(server)
                     async with system.running_system(system_url, client, psp) as running:

@@ -29,7 +29,7 @@ def markdown(results: list[Result], *, quick: bool, machine: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        target = "" if r.target is None else f"≥ {r.target:.1f} " + ("✓" if r.meets_target else "✗")
+        target = "" if r.target is None else f"≥ {r.target:g} " + ("✓" if r.meets_target else "✗")
         peer = ""
         if r.peer:
             peer = f"{r.peer_name}: {_num(statistics.median(r.peer))} (ours {r.peer_ratio:.2f}x)"
