@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError, GraphQLResolveInfo
 from strawberry import Schema
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
@@ -21,6 +22,29 @@ from api.limits import GraphQLLimits, limit_extensions
 from api.loaders import Loaders
 from api.orders import OrderMutation, OrderQuery, OrderSubscription
 from observability.metrics import ApiMetrics, graphql_metrics_extension
+
+PARSED_DOCUMENTS = 256
+"""Distinct query texts whose parsed documents are kept (least recently used go first)."""
+
+
+class CachedParsing(ParserCache):
+    """Strawberry's parser cache, leaving documents that do not parse to Strawberry.
+
+    Its parse errors then take the usual path (a response with coded errors),
+    where an error raised inside an extension's hook would escape it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=PARSED_DOCUMENTS)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
 
 
 class OperationTracing(OpenTelemetryExtension):
@@ -91,6 +115,9 @@ def build_schema(
     suggestions (see `api.exposure`).
     """
     extensions: list[Callable[[], SchemaExtension]] = [
+        # Parsing depends on the text alone. Validation is not cached: the cost
+        # rule reads each operation's variables (`first: $n`).
+        CachedParsing,
         *limit_extensions(limits or GraphQLLimits()),
         *([IntrospectionForSignedInCallers] if production else []),
         LoadersPerOperation,

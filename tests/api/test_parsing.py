@@ -1,0 +1,38 @@
+"""Parsed documents are cached by their text; a document that does not parse is still
+answered with a coded error, and the variables of a cached document are still costed."""
+
+from __future__ import annotations
+
+from strawberry.extensions.parser_cache import _get_parse_cache
+
+from api.limits import GraphQLLimits
+from api.schema import PARSED_DOCUMENTS, build_schema
+
+SCHEMA = build_schema(limits=GraphQLLimits(max_cost=50))
+QUERY = "query($n: Int!) { categories(first: $n) { id } }"
+
+
+async def test_a_query_text_is_parsed_once():
+    parses = _get_parse_cache(PARSED_DOCUMENTS)
+    before = parses.cache_info()
+    for _ in range(3):
+        await SCHEMA.execute("query Parsed { __typename }")
+    after = parses.cache_info()
+    assert after.hits - before.hits >= 2
+    assert after.misses - before.misses <= 1
+
+
+async def test_a_cached_document_is_costed_with_each_requests_variables():
+    """Validation is not cached, or `first: $n` would be costed by its first request."""
+    small = await SCHEMA.execute(QUERY, variable_values={"n": 1})
+    assert all("cost" not in error.message for error in small.errors or [])
+    large = await SCHEMA.execute(QUERY, variable_values={"n": 1000})
+    assert large.errors and "over the cost" in large.errors[0].message
+
+
+async def test_a_document_that_does_not_parse_is_answered_with_a_coded_error():
+    for _ in range(2):
+        result = await SCHEMA.execute("query { categories(")
+        assert result.errors
+        assert (result.errors[0].extensions or {}).get("code") == "VALIDATION"
+        assert "Syntax Error" in result.errors[0].message
