@@ -24,6 +24,7 @@ from temporalio.runtime import Runtime
 from api.app import create_app
 from api.commands import CommandSender
 from api.context import Services
+from api.read_cache import ReadCache
 from api.saga_client import SagaClient
 from api.tokens import TokenVerifier
 from database import create_engine
@@ -143,6 +144,8 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
     engine = database_engine(settings)
     client = await temporal_client(settings)
     listener = LogListener(engine)
+    read_cache = ReadCache(entries=settings.read_cache_entries, seconds=settings.read_cache_seconds)
+    listener.on_change(read_cache.invalidate)
     await listener.start()
     try:
         yield Services(
@@ -172,6 +175,7 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
             notifications=listener,
             verifier=verifier,
             subscription_recheck_seconds=settings.subscription_recheck_seconds,
+            read_cache=read_cache,
         )
     finally:
         await listener.stop()

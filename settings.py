@@ -137,6 +137,18 @@ class Settings(BaseSettings):
         description="An idle subscription re-reads its order this often, in case a wake-up "
         "was lost; changes of the order wake it at once.",
     )
+    read_cache_entries: int = Field(
+        default=1_000,
+        ge=0,
+        description="Responses to public catalog queries the API keeps (0: none); "
+        "see api/read_cache.py.",
+    )
+    read_cache_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest an entry of the read cache is served, should a change "
+        "go unannounced; changes of its tenant drop it at once.",
+    )
     sockets_per_caller: int = Field(
         default=5, description="WebSockets one caller (a token subject) may hold per API process."
     )

@@ -221,6 +221,11 @@ async def run_in_unit_of_work(
             # One statement in autocommit: no BEGIN and COMMIT round trips for it.
             async with engine.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await store.notify(conn, position, correlation_id=metadata.correlation_id)
+                await store.notify(
+                    conn,
+                    position,
+                    correlation_id=metadata.correlation_id,
+                    tenant=metadata.tenant_id,
+                )
         return position
     raise AssertionError("unreachable")

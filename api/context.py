@@ -18,6 +18,7 @@ from api.commands import CommandSender
 from api.errors import ApiError
 from api.identity import Identity, anonymous
 from api.loaders import Loaders
+from api.read_cache import Kind, ReadCache
 from api.saga_client import SagaClient
 from api.sockets import Caller
 from api.tokens import InvalidToken, TokenVerifier
@@ -43,8 +44,12 @@ class Context(BaseContext):
         identity: Identity,
         auth_failure: str | None = None,
         subscription_recheck_seconds: float = 30.0,
+        read_cache: ReadCache | None = None,
     ) -> None:
         super().__init__()
+        self.read_cache = read_cache
+        self.operation_kind = Kind.OTHER
+        """Set by `api.read_cache.ClassifyOperations` once the operation is validated."""
         self.engine = engine
         self.commands = commands
         self.sagas = sagas
@@ -79,6 +84,18 @@ class Context(BaseContext):
         # Every transaction this operation begins acts for the caller's tenant only.
         act_for(self._identity.tenant)
         return self._identity
+
+    def cache_scope(self) -> tuple[str, str] | None:
+        """The tenant and role a cached answer is shared by, or None when this caller
+        must be answered afresh (a token that was refused or has expired is refused
+        again, never answered from the cache)."""
+        if self._auth_failure is not None or not self._identity.current(
+            self._verifier.leeway_seconds
+        ):
+            return None
+        identity = self._identity
+        role = "admin" if identity.is_admin else "user" if identity.signed_in else "anonymous"
+        return identity.tenant, role
 
     def is_signed_in(self) -> bool:
         """Whether a valid, current token names the caller (asks nothing of the database)."""
@@ -134,6 +151,7 @@ class Services:
     notifications: Notifications
     verifier: TokenVerifier
     subscription_recheck_seconds: float = 30.0
+    read_cache: ReadCache | None = None
 
 
 def bearer_token(authorization: object) -> str | None:
@@ -188,4 +206,5 @@ async def context_from_request(connection: Request | WebSocket, services: Servic
         identity=identity,
         auth_failure=failure,
         subscription_recheck_seconds=services.subscription_recheck_seconds,
+        read_cache=services.read_cache,
     )

@@ -21,6 +21,7 @@ from api.exposure import IntrospectionForSignedInCallers
 from api.limits import GraphQLLimits, limit_extensions
 from api.loaders import Loaders
 from api.orders import OrderMutation, OrderQuery, OrderSubscription
+from api.read_cache import ClassifyOperations
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
 PARSED_DOCUMENTS = 256
@@ -122,6 +123,7 @@ def build_schema(
         *([IntrospectionForSignedInCallers] if production else []),
         LoadersPerOperation,
         OperationTracing,
+        ClassifyOperations,
     ]
     if metrics is not None:
         extensions.append(graphql_metrics_extension(metrics))

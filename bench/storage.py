@@ -149,7 +149,7 @@ def _peer_append(recorder: Any, total: int, threads: int, batch: int) -> float:
         recorder.insert_events(
             [
                 StoredEvent(
-                    originator_id=originator, originator_version=v, topic="bench", state=state
+                    originator_id=originator, originator_version=v, topic=TOPIC, state=state
                 )
                 for v in range(1, batch + 1)
             ]

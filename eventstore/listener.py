@@ -1,7 +1,8 @@
 """Waking readers when the log grows: one LISTEN connection shared by a process.
 
-Each notification carries the last position appended and the correlation id of
-the command that appended (for a saga's steps, the order's id), so a reader can
+Each notification carries the last position appended, the correlation id of
+the command that appended (for a saga's steps, the order's id) and its tenant
+(whose cached catalog answers go stale: `api.read_cache`), so a reader can
 wait for the whole log (a follower) or for one correlation id only (an order's
 subscribers): two hundred subscribers of quiet orders are not woken, and ask
 nothing of the database, when other orders change.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import structlog
@@ -27,14 +28,28 @@ RECONNECT_SECONDS = 1.0
 log = structlog.get_logger(__name__)
 
 
-def notification_payload(position: Position, correlation_id: str | None) -> str:
-    """`<position>` or `<position> <correlation id>`; ids never hold spaces."""
-    return str(position) if correlation_id is None else f"{position} {correlation_id}"
+def notification_payload(
+    position: Position, correlation_id: str | None, tenant: str | None = None
+) -> str:
+    """`<position> <correlation id> <tenant>`, `-` for either when there is none.
+
+    Neither ids nor tenant names hold spaces.
+    """
+    return f"{position} {correlation_id or '-'} {tenant or '-'}"
 
 
 def correlation_of(payload: str) -> str | None:
-    _, _, correlation_id = payload.partition(" ")
-    return correlation_id or None
+    parts = payload.split(" ")
+    return parts[1] if len(parts) > 1 and parts[1] != "-" else None
+
+
+def tenant_of(payload: str) -> str | None:
+    parts = payload.split(" ")
+    return parts[2] if len(parts) > 2 and parts[2] != "-" else None
+
+
+Changed = Callable[[str | None], None]
+"""Told the tenant whose log grew (None: any may have, after notifications were lost)."""
 
 
 class LogListener:
@@ -49,6 +64,7 @@ class LogListener:
         self._engine = engine
         self._everything: set[asyncio.Event] = set()
         self._by_correlation: dict[str, set[asyncio.Event]] = {}
+        self._watchers: list[Changed] = []
         self._conn: AsyncConnection | None = None
         self._driver: Any = None
         self._reconnecting: asyncio.Task[None] | None = None
@@ -103,7 +119,14 @@ class LogListener:
             break
         self._reconnecting = None
 
+    def on_change(self, watcher: Changed) -> None:
+        """Call `watcher` with the tenant of every append, for as long as the process runs."""
+        self._watchers.append(watcher)
+
     def _wake(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        tenant = tenant_of(payload)
+        for watcher in self._watchers:
+            watcher(tenant)
         for waiter in self._everything:
             waiter.set()
         correlation_id = correlation_of(payload)
@@ -111,6 +134,8 @@ class LogListener:
             waiter.set()
 
     def _wake_all(self) -> None:
+        for watcher in self._watchers:
+            watcher(None)
         for waiter in self._everything:
             waiter.set()
         for waiters in self._by_correlation.values():

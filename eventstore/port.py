@@ -106,8 +106,14 @@ class EventStore(Protocol):
         ...
 
     async def notify(
-        self, conn: AsyncConnection, position: Position, *, correlation_id: str | None = None
+        self,
+        conn: AsyncConnection,
+        position: Position,
+        *,
+        correlation_id: str | None = None,
+        tenant: str | None = None,
     ) -> None:
-        """Wake followers, and the readers of `correlation_id` (an order, for its
-        subscribers); call after the appending transaction has committed."""
+        """Wake followers, the readers of `correlation_id` (an order, for its
+        subscribers) and what caches `tenant`'s reads; call after the appending
+        transaction has committed."""
         ...

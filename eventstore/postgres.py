@@ -402,15 +402,20 @@ class PostgresEventStore:
             )
 
     async def notify(
-        self, conn: AsyncConnection, position: Position, *, correlation_id: str | None = None
+        self,
+        conn: AsyncConnection,
+        position: Position,
+        *,
+        correlation_id: str | None = None,
+        tenant: str | None = None,
     ) -> None:
-        """Wake followers, and the readers of `correlation_id`. Call after the
-        appending transaction has committed.
+        """Wake followers, the readers of `correlation_id` and what caches `tenant`'s
+        reads. Call after the appending transaction has committed.
 
         Kept out of the append transaction on purpose: PostgreSQL serialises
         the commits of transactions that NOTIFY, which halves write throughput.
         """
-        payload = notification_payload(position, correlation_id)
+        payload = notification_payload(position, correlation_id, tenant)
         await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, payload)))
 
     def _decode(self, rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:

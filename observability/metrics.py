@@ -29,6 +29,7 @@ class ApiMetrics:
     operations: Counter
     errors: Counter
     latency: Histogram
+    read_cache: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ApiMetrics:
@@ -49,6 +50,12 @@ class ApiMetrics:
                 "graphql_operation_seconds",
                 "Time to answer a GraphQL operation, by operation name and type.",
                 ["operation", "type"],
+                registry=registry,
+            ),
+            read_cache=Counter(
+                "graphql_read_cache_lookups",
+                "Catalog queries looked up in the read cache, by outcome (hit or miss).",
+                ["outcome"],
                 registry=registry,
             ),
         )

@@ -7,6 +7,7 @@ one LISTEN connection per process.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -20,4 +21,9 @@ class Notifications(Protocol):
         """An event set on every append, or only on appends of commands correlated
         with `correlation_id` (an order's saga steps carry the order's id); clear it
         before each read."""
+        ...
+
+    def on_change(self, watcher: Callable[[str | None], None]) -> None:
+        """Call `watcher` with the tenant of every append (None: any tenant may have
+        changed, when notifications were lost)."""
         ...

@@ -80,7 +80,9 @@ async def load(engine: AsyncEngine, store: Any, aggregate: Any, stream_id: str) 
         return await load_aggregate(conn, store, aggregate, stream_id)
 
 
-async def stored_snapshot(engine: AsyncEngine, store: PostgresEventStore, stream_id: str) -> Snapshot | None:
+async def stored_snapshot(
+    engine: AsyncEngine, store: PostgresEventStore, stream_id: str
+) -> Snapshot | None:
     async with engine.begin() as conn:
         await set_tenant(conn, "t-snap")
         return await store.read_snapshot(conn, stream_id)

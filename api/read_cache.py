@@ -1,0 +1,178 @@
+"""Whole responses to public catalog queries, kept in the process until the catalog changes.
+
+The seed kept hot catalog reads in ETS; this is that cache for the GraphQL
+API. A hit skips GraphQL execution itself (parsing aside, which is cached
+anyway), not only SQL: that is what it costs to answer a list of a hundred
+products faster than Strawberry can build one.
+
+What is cached: queries whose every root field is a catalog read anyone may
+make (`CATALOG_FIELDS`), selecting nothing an asynchronous projection writes
+(`ASYNC_FIELDS`), answered without errors. Keyed by tenant, role, document,
+operation name and variables.
+
+When an entry stops being served:
+- a command of its tenant commits: the writer's NOTIFY names the tenant, and
+  the process's one LISTEN connection tells the cache (`invalidate`);
+- this process serves a mutation of that tenant, before answering it, so a
+  client reads its own writes here even if the NOTIFY is late;
+- the listener's connection was lost (notifications may have been missed): all;
+- `seconds` after it was stored, as a safety net.
+
+Across API processes, an entry is as fresh as the NOTIFY (milliseconds after
+the commit, before a mutation's answer has travelled back through Temporal).
+Each entry remembers the tenant's generation when its query began, so an
+answer that raced a write is never stored over the invalidation.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    get_operation_ast,
+    visit,
+)
+from strawberry.extensions import SchemaExtension
+
+CATALOG_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
+"""Root query fields that read the public catalog (the same for every caller of a tenant)."""
+
+ASYNC_FIELDS = frozenset({"priceHistory"})
+"""Fields written by the projector, which sends no NOTIFY: never cached."""
+
+
+class Kind(enum.Enum):
+    CATALOG_READ = "catalog read"
+    MUTATION = "mutation"
+    OTHER = "other"
+
+
+def kind_of(document: DocumentNode, operation_name: str | None) -> Kind:
+    """What an operation of a document does, as far as the cache cares."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return Kind.OTHER
+    if operation.operation is OperationType.MUTATION:
+        return Kind.MUTATION
+    if operation.operation is not OperationType.QUERY or not _catalog_only(operation):
+        return Kind.OTHER
+    return Kind.OTHER if _selects_async_fields(document) else Kind.CATALOG_READ
+
+
+class ClassifyOperations(SchemaExtension):
+    """Tells the HTTP view (through the context) what kind of operation it is serving.
+
+    Runs after validation, on the parsed document; remembered per document text
+    and operation name, since parsed documents are cached by text too.
+    """
+
+    _known: ClassVar[OrderedDict[tuple[str, str | None], Kind]] = OrderedDict()
+    REMEMBERED = 256
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        holder = context.context
+        if document is not None and context.query and hasattr(holder, "operation_kind"):
+            key = (context.query, context.operation_name)
+            kind = self._known.get(key)
+            if kind is None:
+                kind = self._known[key] = kind_of(document, context.operation_name)
+                if len(self._known) > self.REMEMBERED:
+                    self._known.popitem(last=False)
+            holder.operation_kind = kind
+        yield
+
+
+def _catalog_only(operation: OperationDefinitionNode) -> bool:
+    return all(
+        isinstance(selection, FieldNode) and selection.name.value in CATALOG_FIELDS
+        for selection in operation.selection_set.selections
+    )
+
+
+def _selects_async_fields(document: DocumentNode) -> bool:
+    found = False
+
+    class FindAsync(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            found = found or node.name.value in ASYNC_FIELDS
+
+    visit(document, FindAsync())
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    generation: int
+    expires: float
+    data: dict[str, object]
+
+
+class ReadCache:
+    """A bounded, least-recently-used map of responses, invalidated per tenant."""
+
+    def __init__(self, *, entries: int, seconds: float) -> None:
+        self.entries = entries
+        self.seconds = seconds
+        self._stored: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
+        self._generations: dict[str, int] = {}
+        self._epoch = 0
+        """Bumped by `invalidate(None)`: every tenant's entries go at once."""
+
+    @staticmethod
+    def key(
+        tenant: str, role: str, query: str, operation_name: str | None, variables: object
+    ) -> tuple[str, str, str]:
+        request = json.dumps([query, operation_name, variables], sort_keys=True)
+        return tenant, role, hashlib.sha256(request.encode()).hexdigest()
+
+    def generation(self, tenant: str) -> int:
+        """Read before executing; pass to `put`, which refuses an answer older than a write."""
+        return self._epoch + self._generations.get(tenant, 0)
+
+    def get(self, key: tuple[str, str, str]) -> dict[str, object] | None:
+        entry = self._stored.get(key)
+        if entry is None:
+            return None
+        if entry.generation != self.generation(key[0]) or entry.expires < time.monotonic():
+            del self._stored[key]
+            return None
+        self._stored.move_to_end(key)
+        return entry.data
+
+    def put(self, key: tuple[str, str, str], generation: int, data: dict[str, object]) -> bool:
+        """Keep `data` unless its tenant changed since `generation` was read."""
+        if self.entries <= 0 or generation != self.generation(key[0]):
+            return False
+        self._stored[key] = _Entry(generation, time.monotonic() + self.seconds, data)
+        self._stored.move_to_end(key)
+        while len(self._stored) > self.entries:
+            self._stored.popitem(last=False)
+        return True
+
+    def invalidate(self, tenant: str | None) -> None:
+        """Forget `tenant`'s entries (every tenant's, for None)."""
+        if tenant is None:
+            # Generations only grow, so no stored entry can match again.
+            self._epoch += 1 + max(self._generations.values(), default=0)
+            self._generations.clear()
+            self._stored.clear()
+            return
+        self._generations[tenant] = self._generations.get(tenant, 0) + 1
+
+    def __len__(self) -> int:
+        return len(self._stored)
