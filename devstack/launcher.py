@@ -6,6 +6,7 @@ Ctrl-C stops every child; the data stays under `settings.data_dir` for the next 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -47,6 +48,41 @@ def running_stack_pid(data_dir: Path) -> int | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return pid
+
+
+LEFTOVER_SECONDS = 30.0
+"""How long a new `shop dev` waits for a killed one's servers to finish stopping."""
+
+
+def _stop_leftovers(data_dir: Path) -> None:
+    """Servers a killed `shop dev` left stopping (each got SIGTERM as it died): wait
+    for them, then kill them, so a new Temporal server never meets one still holding
+    the same SQLite file.
+
+    Only processes whose command line names `data_dir` are touched, in case a
+    pid was reused.
+    """
+    try:
+        pids = [int(pid) for pid in json.loads((data_dir / STACK_FILE).read_text())["servers"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    deadline = time.monotonic() + LEFTOVER_SECONDS
+    for pid in pids:
+        while _serves(pid, data_dir):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
+
+
+def _serves(pid: int, data_dir: Path) -> bool:
+    """Whether `pid` is a live (not zombie) process started with `data_dir` in its arguments."""
+    try:
+        command_line = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and str(data_dir).encode() in command_line
 
 
 def _port_taken(port: int) -> bool:
@@ -119,6 +155,7 @@ def run_dev(settings: Settings) -> None:
             f"port {busy[0]} is already in use (another ./dev, or another server): "
             "stop it, or set API_PORT / PSP_PORT"
         )
+    _stop_leftovers(data_dir)
     (data_dir / STACK_FILE).write_text(json.dumps({"pid": os.getpid()}))
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
@@ -143,6 +180,8 @@ def run_dev(settings: Settings) -> None:
                 ui_port=settings.temporal_ui_port,
                 log_file=data_dir / "temporal.log",
             )
+            stack = {"pid": os.getpid(), "servers": [temporal.pid]}
+            (data_dir / STACK_FILE).write_text(json.dumps(stack))
             asyncio.run(
                 wait_for_port(
                     "127.0.0.1", settings.temporal_port, within=60, what="the Temporal dev server"
@@ -170,7 +209,9 @@ def run_dev(settings: Settings) -> None:
         for name in ("psp", "worker", "projector", "api"):
             children[name] = _spawn(name, env)
         addresses = {key: env[key] for key in ADDRESSES}
-        (data_dir / STACK_FILE).write_text(json.dumps({"pid": os.getpid(), **addresses}))
+        servers = [] if temporal is None else [temporal.pid]
+        stack = {"pid": os.getpid(), "servers": servers, **addresses}
+        (data_dir / STACK_FILE).write_text(json.dumps(stack))
         api = f"http://{settings.api_host}:{settings.api_port}"
         asyncio.run(_wait_for_http(f"{api}/healthz", within=60))
         ui = f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)"

@@ -20,7 +20,7 @@ from projector.locks import hold_writes
 from projector.parking import forget as forget_parked
 from read_models.projection import Projection, save_checkpoint
 from read_models.tables import SCHEMA
-from tenancy import set_tenant, tenant_policy_sql
+from tenancy import tenant_policy_sql
 
 log = structlog.get_logger(__name__)
 
@@ -59,17 +59,8 @@ async def _replay(
     settled_only: bool,
 ) -> tuple[Position, int]:
     batch = await store.read_all(conn, after=after, limit=limit, settled_only=settled_only)
-    tenant: str | None = None
     async with _shadow(conn) as shadow:
-        for event in batch:
-            if not projection.handles(event):
-                continue
-            # Set only when it changes: a round trip per event otherwise, in a
-            # transaction that has no savepoint to roll the setting back.
-            if event.metadata.tenant_id != tenant:
-                tenant = event.metadata.tenant_id
-                await set_tenant(shadow, tenant)
-            await projection.apply(shadow, event)
+        await projection.apply_page_as_tenants(shadow, batch)
     return (batch[-1].position if batch else after), len(batch)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.inventory import StockReleased, StockReserved
+from domain.inventory import StockReleased, StockReserved, StockSettled
 from domain.messages import DomainEvent
 from domain.orders import ORDER_EVENTS
 from domain.payments import PAYMENT_EVENTS
@@ -37,6 +37,7 @@ SAGA_EVENTS: tuple[type[DomainEvent], ...] = (
     *SHIPPING_EVENTS,
     StockReserved,
     StockReleased,
+    StockSettled,
 )
 
 ORDER_TIMELINE = Projection(

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from domain.catalog import (
+    ProductCreated,
+    ProductDeleted,
+    ProductMoved,
+    ProductPriceChanged,
+    ProductRenamed,
+)
+from domain.inventory import StockAdded
+from domain.messages import DomainEvent
+from eventstore import EventMetadata, Position, RecordedEvent
 from observability.health import projections_check
 from ops.audit import Invariant, run_audit
 from ops.projections import status
@@ -17,6 +29,7 @@ from projector.parking import ParkedEvent, parked, retry
 from read_models import ASYNC_PROJECTIONS, CATEGORIES, PRODUCTS
 from read_models.price_history import PRICE_HISTORY
 from read_models.projection import load_checkpoint
+from tenancy import set_tenant
 from tests.api.catalog_client import create_category, create_product
 
 
@@ -252,3 +265,62 @@ async def test_a_rebuild_after_the_fix_forgets_the_parked_events(system, engine,
     await rebuild(engine, store, PRICE_HISTORY)
     await _wait_for_prices(system, product["id"], [100, 120, 130])
     assert await parked_for(engine, product["id"]) == []
+
+
+def _recorded(event: DomainEvent, sequence: int) -> RecordedEvent:
+    meta = EventMetadata(command_id="c", correlation_id="c", causation_id="c", tenant_id="t-page")
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=sequence)
+    return RecordedEvent(Position(1, sequence), "s", sequence, str(sequence), event, meta, at)
+
+
+def _random_product_history(seed: int) -> list[RecordedEvent]:
+    """Creates, edits, stock moves and deletes of a few products, interleaved."""
+    chance = random.Random(seed)
+    live: list[str] = []
+    events: list[DomainEvent] = []
+    for step in range(120):
+        roll = chance.random()
+        if roll < 0.15 or not live:
+            product = f"p-{seed}-{step}"
+            live.append(product)
+            events.append(
+                ProductCreated(product_id=product, name=product, price=1, category_id="c")
+            )
+            continue
+        product = chance.choice(live)
+        if roll < 0.3:
+            events.append(ProductRenamed(product_id=product, name=f"n{step}"))
+        elif roll < 0.45:
+            events.append(ProductPriceChanged(product_id=product, price=step))
+        elif roll < 0.55:
+            events.append(
+                ProductMoved(product_id=product, from_category_id="c", to_category_id=f"c{step}")
+            )
+        elif roll < 0.9:
+            events.append(StockAdded(product_id=product, quantity=1, level=step))
+        else:
+            live.remove(product)
+            events.append(ProductDeleted(product_id=product, category_id="c"))
+    return [_recorded(event, i + 1) for i, event in enumerate(events)]
+
+
+async def test_a_page_applied_at_once_leaves_the_rows_that_one_event_at_a_time_leaves(engine):
+    for seed in range(5):
+        history = _random_product_history(seed)
+        results = []
+        for at_once in (False, True):
+            async with engine.connect() as conn, conn.begin() as transaction:
+                await set_tenant(conn, "t-page")
+                if at_once:
+                    for start in range(0, len(history), 40):  # pages, as a rebuild reads them
+                        await PRODUCTS.apply_page_as_tenants(conn, history[start : start + 40])
+                else:
+                    for event in history:
+                        await PRODUCTS.apply(conn, event)
+                rows = await conn.execute(
+                    sa.text("SELECT * FROM read.products WHERE tenant_id = 't-page' ORDER BY id")
+                )
+                results.append([tuple(row) for row in rows])
+                await transaction.rollback()
+        assert results[0] == results[1]
+        assert results[0], "the history leaves some products"
