@@ -131,24 +131,24 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
                     results += await snapshots.snapshot_benchmark(
                         target, quick=quick, repeat=repeat
                     )
-                if {"saga", "command", "graphql"} & set(groups):
-                    system_url = await fresh_database(server)
-                    async with system.running_system(system_url, client, psp) as running:
-                        if "saga" in groups:
-                            results += await system.saga_benchmark(
-                                running, quick=quick, repeat=repeat
-                            )
-                        if "command" in groups:
-                            results += await system.command_benchmark(
-                                running, quick=quick, repeat=repeat
-                            )
-                        if "graphql" in groups:
-                            results += await system.graphql_read_benchmark(
-                                running, quick=quick, repeat=repeat
-                            )
             finally:
+                # Closed before the system starts: their connections would count
+                # against the server's max_connections beside the system's own.
                 await pool.close()
                 await engine.dispose()
+            if {"saga", "command", "graphql"} & set(groups):
+                system_url = await fresh_database(server)
+                async with system.running_system(system_url, client, psp) as running:
+                    if "saga" in groups:
+                        results += await system.saga_benchmark(running, quick=quick, repeat=repeat)
+                    if "command" in groups:
+                        results += await system.command_benchmark(
+                            running, quick=quick, repeat=repeat
+                        )
+                    if "graphql" in groups:
+                        results += await system.graphql_read_benchmark(
+                            running, quick=quick, repeat=repeat
+                        )
     return results
 
 

@@ -211,6 +211,7 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
             peer_name="eventsourcing",
         )
     )
+    recorder.datastore.close()  # its pool holds a connection per writer thread
     return results
 
 
@@ -235,6 +236,7 @@ async def seed(storage: Storage, count: int) -> None:
                 for v in range(1, size + 1)
             ],
         )
+    recorder.datastore.close()
 
 
 async def _ours_read(storage: Storage) -> tuple[int, float]:
@@ -323,6 +325,7 @@ async def read_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> list
         started = time.perf_counter()
         await rebuild(storage.engine, storage.store, PRODUCTS, batch_size=1000)
         rebuilds.append(total / (time.perf_counter() - started))
+    recorder.datastore.close()
     return [
         Result(
             workload=f"catch-up read_all, {total:,} events",
