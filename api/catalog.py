@@ -144,6 +144,10 @@ class CatalogQuery:
         after: strawberry.ID | None = None,
     ) -> list[Product]:
         info.context.caller()  # public, but a token sent must be valid
+        wants_category = any(
+            getattr(field, "name", None) == "category"
+            for field in info.selected_fields[0].selections
+        )
         async with info.context.engine.connect() as conn:
             rows = await fetch_page(
                 "product",
@@ -156,19 +160,16 @@ class CatalogQuery:
                     after=None if after is None else str(after),
                 ),
             )
-        if not any(
-            getattr(field, "name", None) == "category"
-            for field in info.selected_fields[0].selections
-        ):
-            return [Product.from_row(row) for row in rows]
-        # One batch through the DataLoader, handed to each product up front.
-        found = await info.context.loaders.category.load_many([row["category_id"] for row in rows])
-        return [
-            Product.from_row(
-                row, category=None if category is None else Category.from_row(category)
+            # The categories in one more statement on the same connection (and
+            # transaction), handed to each product up front and to the loader.
+            found = (
+                await queries.category_rows(conn, sorted({row["category_id"] for row in rows}))
+                if wants_category and rows
+                else {}
             )
-            for row, category in zip(rows, found, strict=True)
-        ]
+        info.context.loaders.category.prime_many(found)
+        categories = {key: Category.from_row(row) for key, row in found.items()}
+        return [Product.from_row(row, category=categories.get(row["category_id"])) for row in rows]
 
 
 @strawberry.type

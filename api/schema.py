@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import GraphQLError
 from strawberry import Schema
-from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
 from api.catalog import CatalogMutation, CatalogQuery
 from api.context import Context
+from api.documents import CachedParsing, CachedValidation
 from api.errors import ErrorCodes, log_unexpected
 from api.exposure import IntrospectionForSignedInCallers
 from api.limits import GraphQLLimits, limit_extensions
@@ -24,47 +23,18 @@ from api.orders import OrderMutation, OrderQuery, OrderSubscription
 from api.read_cache import ClassifyOperations
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
-PARSED_DOCUMENTS = 256
-"""Distinct query texts whose parsed documents are kept (least recently used go first)."""
-
-
-class CachedParsing(ParserCache):
-    """Strawberry's parser cache, leaving documents that do not parse to Strawberry.
-
-    Its parse errors then take the usual path (a response with coded errors),
-    where an error raised inside an extension's hook would escape it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(maxsize=PARSED_DOCUMENTS)
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.query:
-            with contextlib.suppress(GraphQLError):
-                context.graphql_document = self.cached_parse_document(
-                    context.query, **context.parse_options
-                )
-        yield
-
 
 class OperationTracing(OpenTelemetryExtension):
     """Spans for each operation and its phases, none per field.
 
     A span per resolved field would make five hundred spans for a list of a
     hundred products and cost two thirds of the request; the SQL and Temporal
-    spans under the operation say where its time went.
+    spans under the operation say where its time went. Not even a pass-through
+    `resolve`: any extension that has one puts a Python call in front of every
+    field, where Strawberry otherwise reads plain attributes directly.
     """
 
-    def resolve(
-        self,
-        _next: Callable[..., Any],
-        root: Any,
-        info: GraphQLResolveInfo[Any],
-        *args: Any,
-        **kwargs: Any,
-    ) -> Any:
-        return _next(root, info, *args, **kwargs)
+    resolve = SchemaExtension.resolve  # type: ignore[assignment]
 
 
 class LoadersPerOperation(SchemaExtension):
@@ -116,11 +86,12 @@ def build_schema(
     suggestions (see `api.exposure`).
     """
     extensions: list[Callable[[], SchemaExtension]] = [
-        # Parsing depends on the text alone. Validation is not cached: the cost
-        # rule reads each operation's variables (`first: $n`).
+        # Documents are parsed, and validated, once (see `api.documents`); the
+        # limits before validation keep hostile ones from being either.
         CachedParsing,
         *limit_extensions(limits or GraphQLLimits()),
         *([IntrospectionForSignedInCallers] if production else []),
+        CachedValidation,
         LoadersPerOperation,
         OperationTracing,
         ClassifyOperations,

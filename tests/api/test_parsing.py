@@ -1,12 +1,15 @@
-"""Parsed documents are cached by their text; a document that does not parse is still
-answered with a coded error, and the variables of a cached document are still costed."""
+"""Parsed documents are cached by their text, validations by document, variables and
+rules; a document that does not parse is still answered with a coded error, and the
+variables of a cached document are still costed."""
 
 from __future__ import annotations
 
 from strawberry.extensions.parser_cache import _get_parse_cache
 
+from api import documents
+from api.documents import PARSED_DOCUMENTS
 from api.limits import GraphQLLimits
-from api.schema import PARSED_DOCUMENTS, build_schema
+from api.schema import build_schema
 
 SCHEMA = build_schema(limits=GraphQLLimits(max_cost=50))
 QUERY = "query($n: Int!) { categories(first: $n) { id } }"
@@ -36,3 +39,25 @@ async def test_a_document_that_does_not_parse_is_answered_with_a_coded_error():
         assert result.errors
         assert (result.errors[0].extensions or {}).get("code") == "VALIDATION"
         assert "Syntax Error" in result.errors[0].message
+
+
+async def test_a_validation_is_run_once_per_document_variables_and_rules(monkeypatch):
+    runs: list[object] = []
+    real = documents.validate_document
+
+    def counted(schema: object, document: object, rules: object) -> object:
+        runs.append(rules)
+        return real(schema, document, rules)
+
+    monkeypatch.setattr(documents, "validate_document", counted)
+    query = "query Once($n: Int!) { categories(first: $n) { id } }"
+    for n in (1, 1, 2, 1, 2):
+        # Valid, so it runs (and fails there: this schema has no database behind it).
+        result = await SCHEMA.execute(query, variable_values={"n": n})
+        assert all(
+            (error.extensions or {}).get("code") != "VALIDATION" for error in result.errors or []
+        )
+    assert len(runs) == 2  # n=1 and n=2, once each
+    refused = await SCHEMA.execute(query, variable_values={"n": 1000})
+    assert refused.errors and "over the cost" in refused.errors[0].message
+    assert len(runs) == 3

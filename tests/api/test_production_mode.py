@@ -64,6 +64,10 @@ async def test_only_signed_in_callers_introspect_in_production(production):
     assert forged["code"] in {"VALIDATION", "UNAUTHENTICATED"}
     signed_in = await system.gql.data(INTROSPECTION)
     assert signed_in["__schema"]["queryType"]["name"] == "Query"
+    # Validated once for a signed-in caller, the same document is still refused to
+    # an anonymous one: validations are remembered per set of rules (api.documents).
+    again = error_of(await anonymous(INTROSPECTION))
+    assert again["code"] == "VALIDATION" and "introspection" in again["message"].lower()
 
 
 async def test_production_errors_make_no_suggestions(production):

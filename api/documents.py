@@ -1,0 +1,95 @@
+"""Parsed and validated documents, remembered: a client sends the same few queries.
+
+Parsing depends on the text alone (Strawberry's `ParserCache`). Validation
+depends on the document, the rules and, through the cost rule, the
+variables (`first: $n` costs what `$n` says), so it is remembered per
+document, variables and set of rules. The rules differ between callers
+(introspection is refused to anonymous ones), and their names tell them
+apart: every other setting of a rule is fixed for the process.
+
+Both run after the checks that keep a hostile document from reaching the
+validation rules at all (`api.limits`): one they refused is never validated,
+nor remembered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import ClassVar
+
+from graphql import DocumentNode, GraphQLError
+from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.schema.schema import validate_document
+
+PARSED_DOCUMENTS = 256
+"""Distinct query texts whose parsed documents are kept (least recently used go first)."""
+VALIDATED_OPERATIONS = 512
+"""Distinct (document, variables, rules) whose validation errors are kept."""
+MAX_REMEMBERED_VARIABLES = 4_096
+"""Longer variables (as JSON) are validated every time rather than kept."""
+
+_Key = tuple[int, str, tuple[str, ...]]
+
+
+class CachedParsing(ParserCache):
+    """Strawberry's parser cache, leaving documents that do not parse to Strawberry.
+
+    Its parse errors then take the usual path (a response with coded errors),
+    where an error raised inside an extension's hook would escape it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(maxsize=PARSED_DOCUMENTS)
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = self.cached_parse_document(
+                    context.query, **context.parse_options
+                )
+        yield
+
+
+class CachedValidation(SchemaExtension):
+    """graphql-core's validation, run once per document, variables and rules.
+
+    Must come after every extension that adds rules (on the operation) or
+    refuses a document before validation (on validation): it validates only
+    what none of them refused, with the rules they left.
+    """
+
+    _known: ClassVar[OrderedDict[_Key, tuple[DocumentNode, list[GraphQLError]]]] = OrderedDict()
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        rules = tuple(context.validation_rules)
+        if context.pre_execution_errors is None and document is not None and rules:
+            key = _key(document, context.variables, rules)
+            known = None if key is None else self._known.get(key)
+            if key is not None and known is not None and known[0] is document:
+                self._known.move_to_end(key)
+                errors = known[1]
+            else:
+                errors = validate_document(context.schema._schema, document, rules)
+                if key is not None:
+                    # The document is kept with its errors: `id` alone could be reused.
+                    self._known[key] = (document, errors)
+                    if len(self._known) > VALIDATED_OPERATIONS:
+                        self._known.popitem(last=False)
+            context.pre_execution_errors = list(errors)
+        yield
+
+
+def _key(document: DocumentNode, variables: object, rules: tuple[type, ...]) -> _Key | None:
+    try:
+        text = json.dumps(variables or {}, sort_keys=True)
+    except (TypeError, ValueError):
+        return None
+    if len(text) > MAX_REMEMBERED_VARIABLES:
+        return None
+    return id(document), text, tuple(rule.__qualname__ for rule in rules)
