@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench import report, snapshots, soak, storage, system
+from bench import processes, report, snapshots, soak, storage, system
 from bench.harness import Result
 from database import create_engine, migrate
 from devstack.servers import (
@@ -44,7 +44,16 @@ from psp.simulator import create_simulator
 from tenancy import APP_ROLE
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GROUPS = ("append", "read", "follower", "snapshot", "saga", "command", "graphql")
+GROUPS = (
+    "append",
+    "read",
+    "follower",
+    "snapshot",
+    "saga",
+    "processes",
+    "command",
+    "graphql",
+)
 
 
 @asynccontextmanager
@@ -149,6 +158,10 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
                         results += await system.graphql_read_benchmark(
                             running, quick=quick, repeat=repeat
                         )
+            if "processes" in groups:
+                results += await processes.saga_processes_benchmark(
+                    await fresh_database(server), client, psp, quick=quick, repeat=repeat
+                )
     return results
 
 
