@@ -66,13 +66,23 @@ async def running_worker(
             shipping_max_units=settings.shipping_max_units,
             conflict_retries=settings.version_conflict_retries,
         )
-        # Each bounded context's activities on its own task queue.
+        # Each bounded context's activities on its own task queue (sagas from
+        # before `LOCAL_DATABASE_STEPS` still schedule theirs there).
         queues: list[tuple[str, Sequence[type], Sequence[Any]]] = [
             (settings.command_task_queue, [CommandWorkflow], [commands.execute_command]),
             (
                 settings.orders_task_queue,
                 [OrderSaga],
-                [saga.place_order, saga.confirm_order, saga.begin_compensation, saga.close_order],
+                # The saga's local activities run here, beside it: placing the
+                # order and the steps that only touch our database.
+                [
+                    saga.place_order,
+                    saga.reserve_stock,
+                    saga.arrange_shipping,
+                    saga.confirm_order,
+                    saga.begin_compensation,
+                    saga.close_order,
+                ],
             ),
             (settings.inventory_task_queue, [], [saga.reserve_stock, saga.release_stock]),
             (settings.payments_task_queue, [], [saga.process_payment, saga.refund_payment]),

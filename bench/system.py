@@ -175,8 +175,9 @@ async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Re
             baseline=baseline,
             baseline_name="workflow with 4 no-op activities",
             target=0.6,
-            notes="one process runs the API, the worker and the baseline's worker; "
-            "the saga runs a local activity and four activities, each one transaction.",
+            notes="one process runs the API, the worker and the baseline's worker; the "
+            "saga runs four local activities and one activity (the payment, which calls "
+            "the provider over HTTP), each one transaction.",
         )
     ]
 

@@ -1,15 +1,21 @@
 """Recorded saga histories replay against the current workflow code.
 
-A change to `OrderSaga` that would break running sagas fails here. To record
-new histories (after a deliberate, patched change), run
-`RECORD_HISTORIES=1 ./test tests/workflows/test_replay.py`.
+A change to `OrderSaga` that would break running sagas fails here. Histories
+of every era are kept: `order_saga_<outcome>.json` from before the
+`LOCAL_DATABASE_STEPS` patch, `order_saga_<outcome>.local-steps.json` after
+it. To record the current era's (after a deliberate, patched change), run
+`RECORD_HISTORIES=1 ./test tests/workflows/test_replay.py` after naming the
+new era in `ERA`.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHistory
@@ -17,16 +23,54 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from tests.workflows.reordered_saga import ReorderedSaga
-from workflows.order_saga import OrderSaga
+from workflows.order_saga import LOCAL_DATABASE_STEPS, OrderSaga
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-RECORDED = ("confirmed", "compensated", "cancelled")
+OUTCOMES = ("confirmed", "compensated", "cancelled")
+ERA = "local-steps"
+"""What the histories recorded now are named after: the latest patch of the saga."""
+RECORDED = sorted(HISTORIES.glob("order_saga_*.json"))
 
 
-async def recorded() -> AsyncIterator[WorkflowHistory]:
-    for name in RECORDED:
-        path = HISTORIES / f"order_saga_{name}.json"
-        yield WorkflowHistory.from_json(f"order-{name}", path.read_text())
+async def recorded(paths: list[Path] = RECORDED) -> AsyncIterator[WorkflowHistory]:
+    for path in paths:
+        yield WorkflowHistory.from_json(path.stem, path.read_text())
+
+
+def test_histories_of_every_era_are_kept():
+    names = {path.name for path in RECORDED}
+    for outcome in OUTCOMES:
+        assert f"order_saga_{outcome}.json" in names, "from before LOCAL_DATABASE_STEPS"
+        assert f"order_saga_{outcome}.{ERA}.json" in names
+
+
+def test_sagas_before_the_patch_scheduled_activities_and_after_it_run_them_locally():
+    for outcome in OUTCOMES:
+        before = json.loads((HISTORIES / f"order_saga_{outcome}.json").read_text())
+        after = json.loads((HISTORIES / f"order_saga_{outcome}.{ERA}.json").read_text())
+        assert "reserve_stock" in _scheduled_activities(before)
+        assert "reserve_stock" not in _scheduled_activities(after)
+        assert _patches(before) == set()
+        assert _patches(after) == {LOCAL_DATABASE_STEPS}
+
+
+def _patches(history: dict[str, Any]) -> set[str]:
+    """The ids of the patches whose markers the history records."""
+    found = set()
+    for event in history["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") == "core_patch":
+            for payload in marker["details"]["patch-data"]["payloads"]:
+                found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
+
+
+def _scheduled_activities(history: dict[str, Any]) -> set[str]:
+    return {
+        event["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for event in history["events"]
+        if "activityTaskScheduledEventAttributes" in event
+    }
 
 
 async def test_recorded_histories_replay_on_the_current_saga():
@@ -71,4 +115,4 @@ async def test_record_histories(system, temporal_env, psp_url):
         await until_final(system.gql, order_id)
         handle = temporal_env.client.get_workflow_handle(f"order-{order_id}")
         history = await handle.fetch_history()
-        (HISTORIES / f"order_saga_{name}.json").write_text(history.to_json())
+        (HISTORIES / f"order_saga_{name}.{ERA}.json").write_text(history.to_json())
