@@ -280,10 +280,10 @@ async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) ->
             baseline=baseline,
             baseline_name="plain FastAPI endpoint",
             target=0.35,
-            notes=f"{len(queries)} SQL statements per request (products, then one batch of "
-            "categories through the DataLoader), whatever the list length, each in a "
-            "transaction that first names its tenant for row-level security (as the "
-            "baseline's does). The read cache is off for this row.",
+            notes=f"{len(queries)} SQL statements per request (products, then their "
+            "categories), whatever the list length, in one transaction that first names "
+            "its tenant for row-level security (as the baseline's does). The read cache "
+            "is off for this row.",
         ),
         Result(
             workload="GraphQL read through the read cache",
