@@ -242,5 +242,7 @@ class OrderSubscription:
                     yield OrderUpdate.from_row(row)
                     if row["status"] in FINAL_STATES:
                         return
-                if not rows:
-                    await context.wait_for_log(woken)
+                # The read took every update there was; one made since it began has
+                # set `woken` (cleared before the read), so nothing is missed by
+                # waiting now rather than reading again first.
+                await context.wait_for_log(woken)
