@@ -14,13 +14,11 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import httpx
 from temporalio.client import Client
 
 from bench.baseline_workflows import FourActivities
 from bench.harness import Result, per_second
-from bench.soak import CREATE_ORDER, shop_processes
-from bench.soak import _catalog as catalog
+from bench.soak import CREATE_ORDER, shop_processes, stocked_catalog
 from devstack.servers import terminate
 
 CONCURRENCY = 50
@@ -41,13 +39,9 @@ async def saga_processes_benchmark(
         with tempfile.TemporaryDirectory() as workdir:
             async with (
                 shop_processes(database_url, client, psp_url, Path(workdir)) as shop,
-                httpx.AsyncClient(
-                    base_url=shop.api_url,
-                    timeout=60,
-                    headers={"authorization": f"Bearer {shop.token}"},
-                ) as http,
+                shop.client() as http,
             ):
-                picks = itertools.cycle(await catalog(http, products=10 if quick else 50))
+                picks = itertools.cycle(await stocked_catalog(http, products=10 if quick else 50))
 
                 async def order() -> None:
                     body = (

@@ -75,6 +75,12 @@ class Processes:
     def memory(self) -> dict[str, int]:
         return {name: resident_kib(child.pid) for name, child in self.children.items()}
 
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client of the API, signed in as an admin."""
+        return httpx.AsyncClient(
+            base_url=self.api_url, timeout=60, headers={"authorization": f"Bearer {self.token}"}
+        )
+
 
 @asynccontextmanager
 async def shop_processes(
@@ -132,13 +138,9 @@ async def soak(database_url: str, client: Client, psp_url: str, *, seconds: floa
     with tempfile.TemporaryDirectory() as workdir:
         async with (
             shop_processes(database_url, client, psp_url, Path(workdir)) as shop,
-            httpx.AsyncClient(
-                base_url=shop.api_url,
-                timeout=60,
-                headers={"authorization": f"Bearer {shop.token}"},
-            ) as http,
+            shop.client() as http,
         ):
-            products = itertools.cycle(await _catalog(http, products=20))
+            products = itertools.cycle(await stocked_catalog(http, products=20))
 
             async def order() -> str:
                 body = (
@@ -285,7 +287,9 @@ def healthy(result: Soak) -> bool:
     return result.failures == 0 and not grew and result.audit is not None and result.audit.ok
 
 
-async def _catalog(http: httpx.AsyncClient, *, products: int) -> list[str]:
+async def stocked_catalog(http: httpx.AsyncClient, *, products: int) -> list[str]:
+    """A category of `products` products, each with a million units in stock."""
+
     async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = (
             await http.post("/graphql", json={"query": query, "variables": variables})
