@@ -144,7 +144,11 @@ async def api_services(settings: Settings) -> AsyncIterator[Services]:
     engine = database_engine(settings)
     client = await temporal_client(settings)
     listener = LogListener(engine)
-    read_cache = ReadCache(entries=settings.read_cache_entries, seconds=settings.read_cache_seconds)
+    read_cache = ReadCache(
+        entries=settings.read_cache_entries,
+        seconds=settings.read_cache_seconds,
+        max_bytes=settings.read_cache_max_bytes,
+    )
     listener.on_change(read_cache.invalidate)
     await listener.start()
     try:

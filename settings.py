@@ -143,6 +143,12 @@ class Settings(BaseSettings):
         description="Responses to public catalog queries the API keeps (0: none); "
         "see api/read_cache.py.",
     )
+    read_cache_max_bytes: int = Field(
+        default=32_000_000,
+        ge=0,
+        description="Most bytes of answers (as JSON) the read cache keeps; one over a "
+        "tenth of it is not kept.",
+    )
     read_cache_seconds: float = Field(
         default=10.0,
         gt=0,

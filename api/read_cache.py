@@ -44,6 +44,7 @@ from graphql import (
     get_operation_ast,
     visit,
 )
+from pydantic_core import to_json
 from strawberry.extensions import SchemaExtension
 
 CATALOG_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
@@ -120,14 +121,23 @@ class _Entry:
     generation: int
     expires: float
     data: dict[str, object]
+    size: int
+    """Bytes of the answer as JSON."""
 
 
 class ReadCache:
-    """A bounded, least-recently-used map of responses, invalidated per tenant."""
+    """A bounded, least-recently-used map of responses, invalidated per tenant.
 
-    def __init__(self, *, entries: int, seconds: float) -> None:
+    Bounded twice: `entries` answers, and `max_bytes` of them as JSON (a
+    thousand different pages of a thousand products each must not take a
+    gigabyte); an answer larger than a tenth of `max_bytes` is not kept.
+    """
+
+    def __init__(self, *, entries: int, seconds: float, max_bytes: int = 32_000_000) -> None:
         self.entries = entries
         self.seconds = seconds
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._stored: OrderedDict[tuple[str, str, str], _Entry] = OrderedDict()
         self._generations: dict[str, int] = {}
         self._epoch = 0
@@ -149,7 +159,7 @@ class ReadCache:
         if entry is None:
             return None
         if entry.generation != self.generation(key[0]) or entry.expires < time.monotonic():
-            del self._stored[key]
+            self._forget(key)
             return None
         self._stored.move_to_end(key)
         return entry.data
@@ -158,11 +168,20 @@ class ReadCache:
         """Keep `data` unless its tenant changed since `generation` was read."""
         if self.entries <= 0 or generation != self.generation(key[0]):
             return False
-        self._stored[key] = _Entry(generation, time.monotonic() + self.seconds, data)
-        self._stored.move_to_end(key)
-        while len(self._stored) > self.entries:
-            self._stored.popitem(last=False)
+        size = len(to_json(data))
+        if size > self.max_bytes // 10:
+            return False
+        self._forget(key)
+        self._stored[key] = _Entry(generation, time.monotonic() + self.seconds, data, size)
+        self._bytes += size
+        while len(self._stored) > self.entries or self._bytes > self.max_bytes:
+            self._forget(next(iter(self._stored)))
         return True
+
+    def _forget(self, key: tuple[str, str, str]) -> None:
+        entry = self._stored.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry.size
 
     def invalidate(self, tenant: str | None) -> None:
         """Forget `tenant`'s entries (every tenant's, for None)."""
@@ -171,8 +190,14 @@ class ReadCache:
             self._epoch += 1 + max(self._generations.values(), default=0)
             self._generations.clear()
             self._stored.clear()
+            self._bytes = 0
             return
         self._generations[tenant] = self._generations.get(tenant, 0) + 1
 
     def __len__(self) -> int:
         return len(self._stored)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the kept answers, as JSON."""
+        return self._bytes

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from graphql import parse
+from pydantic_core import to_json
 
 from activities.unit_of_work import UnitOfWork, run_in_unit_of_work
 from api.read_cache import Kind, ReadCache, kind_of
@@ -163,3 +164,14 @@ async def test_a_cached_answer_is_never_given_to_a_refused_token_or_another_tena
     assert forged["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     other = await reader(PRODUCT, {"id": product["id"]}, **{"x-tenant-id": "cache-other"})
     assert other == {"data": {"product": None}}
+
+
+def test_the_cache_keeps_at_most_its_bytes_and_no_answer_over_a_tenth_of_them():
+    page = {"products": [{"id": f"p{i}", "name": "x" * 80} for i in range(10)]}  # ~1 KB
+    cache = ReadCache(entries=1000, seconds=60, max_bytes=15_000)
+    for n in range(20):
+        cache.put(key(query=f"{{ q{n} }}"), 0, page)
+    assert cache.size <= 15_000 and len(cache) == cache.size // len(to_json(page)) == 14
+    assert cache.get(key(query="{ q19 }")) == page, "the most recent stay"
+    assert cache.get(key(query="{ q0 }")) is None, "the oldest went first"
+    assert not cache.put(key(query="{ big }"), 0, {"products": ["x" * 1_600]})
