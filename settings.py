@@ -144,10 +144,10 @@ class Settings(BaseSettings):
         "see api/read_cache.py.",
     )
     read_cache_max_bytes: int = Field(
-        default=32_000_000,
+        default=8_000_000,
         ge=0,
-        description="Most bytes of answers (as JSON) the read cache keeps; one over a "
-        "tenth of it is not kept.",
+        description="Most bytes of answers (as JSON; about four times that in memory) "
+        "the read cache keeps; one over a tenth of it is not kept.",
     )
     read_cache_seconds: float = Field(
         default=10.0,

@@ -155,7 +155,10 @@ class UnitOfWork:
                 for projection in self._projections:
                     await projection.apply(self.conn, recorded)
             policy = stream.snapshots
-            if policy is not None and policy.due(stream.snapshot_version, result.last_version):
+            due = policy is not None and policy.due(stream.snapshot_version, result.last_version)
+            # A duplicate wrote nothing: the state holds what this attempt decided, not
+            # what the first one wrote.
+            if policy is not None and due and not result.duplicate:
                 snapshot = Snapshot(
                     stream_id=stream_id,
                     version=result.last_version,

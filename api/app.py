@@ -85,7 +85,11 @@ class SignedInSockets(GraphQLRouter[Context, None]):
         root_value: Any,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Answer a catalog query from the read cache when it can (see `api.read_cache`)."""
+        """Answer a catalog query from the read cache when it can (see `api.read_cache`).
+
+        Relies on batching being off (it is: Strawberry's default): the items of a
+        batch would share one context, and with it `operation_kind`.
+        """
         cache, scope = context.read_cache, context.cache_scope()
         if cache is None or scope is None or not request_data.query:
             return await super().execute_single(
@@ -107,8 +111,10 @@ class SignedInSockets(GraphQLRouter[Context, None]):
             self._metrics.read_cache.labels("miss").inc()
             if not result.errors and result.data is not None:
                 cache.put(key, generation, result.data)
-        elif context.operation_kind is Kind.MUTATION:
+        elif context.operation_kind is Kind.MUTATION and not result.errors and role != "anonymous":
             # Before the answer leaves: this client's next read here sees its write.
+            # Only a write that happened: a refused one (anyone can send those, for
+            # any tenant) must not empty a tenant's cache.
             cache.invalidate(tenant)
         return result
 

@@ -30,8 +30,11 @@ VALIDATED_OPERATIONS = 512
 """Distinct (document, variables, rules) whose validation errors are kept."""
 MAX_REMEMBERED_VARIABLES = 4_096
 """Longer variables (as JSON) are validated every time rather than kept."""
+MAX_REMEMBERED_QUERY = 10_000
+"""Longer query texts (comments do not count as tokens) are parsed and validated every
+time: a parsed document keeps its text, and these caches must stay small."""
 
-_Key = tuple[int, str, tuple[str, ...]]
+_Key = tuple[int, int, str, tuple[str, ...]]
 
 
 class CachedParsing(ParserCache):
@@ -46,7 +49,7 @@ class CachedParsing(ParserCache):
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        if context.query:
+        if context.query and len(context.query) <= MAX_REMEMBERED_QUERY:
             with contextlib.suppress(GraphQLError):
                 context.graphql_document = self.cached_parse_document(
                     context.query, **context.parse_options
@@ -69,7 +72,7 @@ class CachedValidation(SchemaExtension):
         document = context.graphql_document
         rules = tuple(context.validation_rules)
         if context.pre_execution_errors is None and document is not None and rules:
-            key = _key(document, context.variables, rules)
+            key = _key(context.schema, document, context.query, context.variables, rules)
             known = None if key is None else self._known.get(key)
             if key is not None and known is not None and known[0] is document:
                 self._known.move_to_end(key)
@@ -85,11 +88,24 @@ class CachedValidation(SchemaExtension):
         yield
 
 
-def _key(document: DocumentNode, variables: object, rules: tuple[type, ...]) -> _Key | None:
+def _key(
+    schema: object,
+    document: DocumentNode,
+    query: str | None,
+    variables: object,
+    rules: tuple[type, ...],
+) -> _Key | None:
+    """What a validation depends on; None when it is not to be remembered.
+
+    The schema is part of it: the rules' settings (the cost budget, the depth)
+    are its, and parsed documents are shared by every schema in the process.
+    """
+    if query is None or len(query) > MAX_REMEMBERED_QUERY:
+        return None
     try:
         text = json.dumps(variables or {}, sort_keys=True)
     except (TypeError, ValueError):
         return None
     if len(text) > MAX_REMEMBERED_VARIABLES:
         return None
-    return id(document), text, tuple(rule.__qualname__ for rule in rules)
+    return id(schema), id(document), text, tuple(rule.__qualname__ for rule in rules)

@@ -47,6 +47,8 @@ from graphql import (
 from pydantic_core import to_json
 from strawberry.extensions import SchemaExtension
 
+from api.documents import MAX_REMEMBERED_QUERY
+
 CATALOG_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
 """Root query fields that read the public catalog (the same for every caller of a tenant)."""
 
@@ -90,9 +92,11 @@ class ClassifyOperations(SchemaExtension):
             key = (context.query, context.operation_name)
             kind = self._known.get(key)
             if kind is None:
-                kind = self._known[key] = kind_of(document, context.operation_name)
-                if len(self._known) > self.REMEMBERED:
-                    self._known.popitem(last=False)
+                kind = kind_of(document, context.operation_name)
+                if len(context.query) <= MAX_REMEMBERED_QUERY:  # texts are kept as keys
+                    self._known[key] = kind
+                    if len(self._known) > self.REMEMBERED:
+                        self._known.popitem(last=False)
             holder.operation_kind = kind
         yield
 
@@ -130,10 +134,11 @@ class ReadCache:
 
     Bounded twice: `entries` answers, and `max_bytes` of them as JSON (a
     thousand different pages of a thousand products each must not take a
-    gigabyte); an answer larger than a tenth of `max_bytes` is not kept.
+    gigabyte; in memory, as Python objects, they take about four times their
+    JSON); an answer larger than a tenth of `max_bytes` is not kept.
     """
 
-    def __init__(self, *, entries: int, seconds: float, max_bytes: int = 32_000_000) -> None:
+    def __init__(self, *, entries: int, seconds: float, max_bytes: int = 8_000_000) -> None:
         self.entries = entries
         self.seconds = seconds
         self.max_bytes = max_bytes

@@ -67,14 +67,6 @@ _APPEND = sa.text(
     """
 )
 
-_READ_SNAPSHOT = (
-    "SELECT version, schema_version, state::text FROM eventstore.snapshots WHERE stream_id = $1"
-)
-
-_SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
-"""Every transaction id below this has committed or aborted: nothing can still appear there."""
-
-
 # The hot reads run on the driver itself, as prepared statements (asyncpg
 # caches them per connection): SQLAlchemy's row handling cost more than the
 # query. Payloads come back as JSON text, which pydantic parses and validates
@@ -102,6 +94,7 @@ _READ_SNAPSHOT = (
 )
 
 _SETTLED_HORIZON = sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot())
+"""`_SETTLED`, for the statements SQLAlchemy builds."""
 _BEGIN = sa.select(sa.literal(1))
 
 

@@ -61,3 +61,23 @@ async def test_a_validation_is_run_once_per_document_variables_and_rules(monkeyp
     refused = await SCHEMA.execute(query, variable_values={"n": 1000})
     assert refused.errors and "over the cost" in refused.errors[0].message
     assert len(runs) == 3
+
+
+async def test_a_validation_is_not_shared_between_schemas_of_other_limits():
+    strict = build_schema(limits=GraphQLLimits(max_depth=2))
+    deep = "{ categories(first: 1) { products(first: 1) { category { id } } } }"
+    lenient = await SCHEMA.execute(deep)
+    assert all((e.extensions or {}).get("code") != "VALIDATION" for e in lenient.errors or [])
+    refused = await strict.execute(deep)
+    assert refused.errors and "exceeds maximum operation depth" in refused.errors[0].message
+
+
+async def test_long_query_texts_are_neither_parsed_nor_validated_from_memory():
+    parses = _get_parse_cache(PARSED_DOCUMENTS)
+    kept = len(documents.CachedValidation._known)
+    long_query = "#" + "x" * documents.MAX_REMEMBERED_QUERY + "\n{ __typename }"
+    before = parses.cache_info().currsize
+    result = await SCHEMA.execute(long_query)
+    assert result.data == {"__typename": "Query"}
+    assert parses.cache_info().currsize == before
+    assert len(documents.CachedValidation._known) == kept

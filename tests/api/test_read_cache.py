@@ -175,3 +175,15 @@ def test_the_cache_keeps_at_most_its_bytes_and_no_answer_over_a_tenth_of_them():
     assert cache.get(key(query="{ q19 }")) == page, "the most recent stay"
     assert cache.get(key(query="{ q0 }")) is None, "the oldest went first"
     assert not cache.put(key(query="{ big }"), 0, {"products": ["x" * 1_600]})
+
+
+async def test_a_refused_mutation_does_not_empty_the_cache(system):
+    category = await create_category(system.gql)
+    product = await create_product(system.gql, category["id"])
+    reader = system.gql.as_user(None)
+    await reader.data(PRODUCT, {"id": product["id"]})
+    refused = await reader('mutation { createCategory(input: {name: "spam"}) { id } }')
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    with sql_statements(system) as statements:
+        await reader.data(PRODUCT, {"id": product["id"]})
+    assert statements == [], "still answered from the cache"
