@@ -17,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Hashable, Iterator
+from typing import ClassVar, Generic, TypeVar
 
 from graphql import DocumentNode, GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension
@@ -35,6 +35,31 @@ MAX_REMEMBERED_QUERY = 10_000
 time: a parsed document keeps its text, and these caches must stay small."""
 
 _Key = tuple[int, int, str, tuple[str, ...]]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Remembered(Generic[K, V]):
+    """A map of at most `size` entries; the least recently used goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class CachedParsing(ParserCache):
@@ -65,7 +90,9 @@ class CachedValidation(SchemaExtension):
     what none of them refused, with the rules they left.
     """
 
-    _known: ClassVar[OrderedDict[_Key, tuple[DocumentNode, list[GraphQLError]]]] = OrderedDict()
+    _known: ClassVar[Remembered[_Key, tuple[DocumentNode, list[GraphQLError]]]] = Remembered(
+        VALIDATED_OPERATIONS
+    )
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -74,16 +101,13 @@ class CachedValidation(SchemaExtension):
         if context.pre_execution_errors is None and document is not None and rules:
             key = _key(context.schema, document, context.query, context.variables, rules)
             known = None if key is None else self._known.get(key)
-            if key is not None and known is not None and known[0] is document:
-                self._known.move_to_end(key)
+            if known is not None and known[0] is document:
                 errors = known[1]
             else:
                 errors = validate_document(context.schema._schema, document, rules)
                 if key is not None:
                     # The document is kept with its errors: `id` alone could be reused.
-                    self._known[key] = (document, errors)
-                    if len(self._known) > VALIDATED_OPERATIONS:
-                        self._known.popitem(last=False)
+                    self._known.put(key, (document, errors))
             context.pre_execution_errors = list(errors)
         yield
 

@@ -47,7 +47,7 @@ from graphql import (
 from pydantic_core import to_json
 from strawberry.extensions import SchemaExtension
 
-from api.documents import MAX_REMEMBERED_QUERY
+from api.documents import MAX_REMEMBERED_QUERY, Remembered
 
 CATALOG_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
 """Root query fields that read the public catalog (the same for every caller of a tenant)."""
@@ -81,8 +81,7 @@ class ClassifyOperations(SchemaExtension):
     and operation name, since parsed documents are cached by text too.
     """
 
-    _known: ClassVar[OrderedDict[tuple[str, str | None], Kind]] = OrderedDict()
-    REMEMBERED = 256
+    _known: ClassVar[Remembered[tuple[str, str | None], Kind]] = Remembered(256)
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -94,9 +93,7 @@ class ClassifyOperations(SchemaExtension):
             if kind is None:
                 kind = kind_of(document, context.operation_name)
                 if len(context.query) <= MAX_REMEMBERED_QUERY:  # texts are kept as keys
-                    self._known[key] = kind
-                    if len(self._known) > self.REMEMBERED:
-                        self._known.popitem(last=False)
+                    self._known.put(key, kind)
             holder.operation_kind = kind
         yield
 

@@ -25,6 +25,7 @@ from domain.inventory import (
 )
 from domain.messages import DomainEvent
 from eventstore import EventMetadata
+from tenancy import set_tenant
 
 LONG, SHORT = 10_000, 10
 TENANT = "bench"
@@ -60,7 +61,7 @@ async def _stock_stream(storage: Storage, length: int) -> str:
     history = _history(product, length)
     for start in range(0, len(history), 1000):
         async with storage.engine.begin() as conn:
-            await conn.exec_driver_sql(f"SELECT set_config('app.tenant_id', '{TENANT}', true)")
+            await set_tenant(conn, TENANT)
             await storage.store.append(
                 conn,
                 StockItem.stream_id(product),

@@ -78,8 +78,7 @@ async def _replay(
     """All at once in a savepoint; when one fails, one by one, reporting each that fails."""
     try:
         async with conn.begin_nested():
-            for event in events:
-                await projection.apply_as_tenant(conn, event)
+            await projection.apply_page_as_tenants(conn, events)
         return
     except Exception:
         pass
