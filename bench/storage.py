@@ -49,8 +49,8 @@ CREATE INDEX IF NOT EXISTS bench_bare_order ON bench_bare_events (transaction_id
 BARE_INSERT = """
 INSERT INTO bench_bare_events
     (stream_id, version, event_id, event_type, event_version, data, metadata, correlation_id)
-SELECT $1, v, e, 'ProductCreated', 1, $2::jsonb, $3::jsonb, $4
-FROM unnest($5::int[], $6::uuid[]) AS t(v, e)
+SELECT $1, v, e, 'ProductCreated', 1, d::jsonb, $3::jsonb, $4
+FROM unnest($5::int[], $6::uuid[], $2::text[]) AS t(v, e, d)
 """
 
 
@@ -103,15 +103,20 @@ async def _ours_append(
     return one
 
 
-async def _bare_append(storage: Storage, batch: int) -> Callable[[int], Awaitable[None]]:
-    payload = _event(0).model_dump_json()
+async def _bare_append(
+    storage: Storage, commands: int, batch: int
+) -> Callable[[int], Awaitable[None]]:
+    """The same rows as ours, each event with its own payload, JSON-encoded before the clock."""
+    payloads = [
+        [event.model_dump_json() for event in command] for command in _events(commands, batch)
+    ]
     meta = _meta().model_dump_json()
 
     async def one(i: int) -> None:
         await storage.pool.execute(
             BARE_INSERT,
             f"bench-{uuid.uuid4()}",
-            payload,
+            payloads[i % commands],
             meta,
             "bench",
             list(range(1, batch + 1)),
@@ -167,7 +172,7 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
     results = []
     recorder = _peer_recorder(storage, pool_size=32)
     for writers in (1, 8, 32):
-        bare_one = await _bare_append(storage, 1)
+        bare_one = await _bare_append(storage, commands, 1)
         await per_second(20, writers, await _ours_append(storage, 20, 1))  # warm-up
         await per_second(20, writers, bare_one)
         ours, bare, peer = [], [], []
@@ -191,7 +196,7 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
             )
         )
     batches = 10 if quick else 100
-    bare_batch = await _bare_append(storage, 100)
+    bare_batch = await _bare_append(storage, batches, 100)
     ours, bare, peer = [], [], []
     for _ in range(repeat):
         ours_batch = await _ours_append(storage, batches, 100)

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.messages import DomainEvent
@@ -41,31 +39,31 @@ from tenancy import read_whole_log
 
 # One statement claims the command id, checks the stream's version and inserts
 # every event; it inserts nothing when the command was seen before or the
-# stream is not at the expected version, and the caller then tells which.
-_APPEND = sa.text(
-    """
+# stream is not at the expected version, and the caller then tells which. It
+# runs on the driver, prepared, like the hot reads below: SQLAlchemy's
+# statement handling cost as much Python time as the rest of the append.
+_APPEND = """
     WITH claim AS (
         INSERT INTO eventstore.stream_commands
             (tenant_id, stream_id, command_id, first_version, last_version)
-        SELECT :tenant_id, :stream_id, :command_id, :expected_version + 1,
-               :expected_version + :count
+        SELECT $1, $2, $3, $4::int + 1, $4::int + cardinality($7::uuid[])
         WHERE (SELECT coalesce(max(version), 0) FROM eventstore.events
-               WHERE tenant_id = :tenant_id AND stream_id = :stream_id) = :expected_version
+               WHERE tenant_id = $1 AND stream_id = $2) = $4::int
         ON CONFLICT DO NOTHING
         RETURNING 1
     )
     INSERT INTO eventstore.events
         (tenant_id, stream_id, version, event_id, event_type, event_version, data, metadata,
          correlation_id)
-    SELECT :tenant_id, :stream_id, :expected_version + e.ord, e.event_id, e.event_type,
-           e.event_version, e.data::jsonb, CAST(:metadata AS jsonb), :correlation_id
+    SELECT $1, $2, $4::int + e.ord, e.event_id, e.event_type, e.event_version, e.data::jsonb,
+           $5::text::jsonb, $6
     FROM claim,
-         unnest(CAST(:event_ids AS uuid[]), CAST(:event_types AS text[]),
-                CAST(:event_versions AS smallint[]), CAST(:payloads AS text[]))
+         unnest($7::uuid[], $8::text[], $9::smallint[], $10::text[])
              WITH ORDINALITY AS e(event_id, event_type, event_version, data, ord)
-    RETURNING position, transaction_id, version, event_id, recorded_at
-    """
-)
+    RETURNING position, transaction_id, version, event_id::text, recorded_at
+"""
+_STREAM_VERSION_TAKEN = "events_stream_version_key"
+"""The unique key a concurrent append to the same stream and version runs into."""
 
 # The hot reads run on the driver itself, as prepared statements (asyncpg
 # caches them per connection): SQLAlchemy's row handling cost more than the
@@ -102,11 +100,19 @@ async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn`, inside `conn`'s transaction.
 
     SQLAlchemy's asyncpg adapter sends BEGIN with its first statement, so a
-    transaction that has run none yet is begun here (and row-level security
-    then sees the tenant the transaction acts for).
+    transaction that has run none yet is begun here.
     """
-    driver: asyncpg.Connection = (await conn.get_raw_connection()).driver_connection
-    if not driver.is_in_transaction():
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    if driver.is_in_transaction():
+        return driver
+    start = getattr(raw.dbapi_connection, "_start_transaction", None)
+    if conn.in_transaction() and start is not None:
+        # The adapter's own BEGIN, as its first statement would send it, so
+        # that its COMMIT and ROLLBACK end this transaction; one round trip
+        # fewer than beginning with a statement.
+        await start()
+    else:
         await conn.execute(_BEGIN)
     return driver
 
@@ -171,38 +177,40 @@ class PostgresEventStore:
         if not new_events:
             raise ValueError("append needs at least one event")
         encoded = [self._registry.encode(event) for event in new_events]
-        params: dict[str, Any] = {
-            "tenant_id": metadata.tenant_id,
-            "stream_id": stream_id,
-            "command_id": metadata.command_id,
-            "expected_version": expected_version,
-            "count": len(new_events),
-            "metadata": metadata.model_dump_json(),
-            "correlation_id": metadata.correlation_id,
-            "event_ids": [str(uuid.uuid4()) for _ in new_events],
-            "event_types": [event_type for event_type, _, _ in encoded],
-            "event_versions": [version for _, version, _ in encoded],
-            "payloads": [payload for _, _, payload in encoded],
-        }
+        driver = await _driver(conn)
         try:
-            rows = list((await conn.execute(_APPEND, params)).all())
-        except IntegrityError as error:
-            if "events_stream_version_key" in str(error.orig):
+            rows = await driver.fetch(
+                _APPEND,
+                metadata.tenant_id,
+                stream_id,
+                metadata.command_id,
+                expected_version,
+                metadata.model_dump_json(),
+                metadata.correlation_id,
+                [uuid.uuid4() for _ in new_events],
+                [event_type for event_type, _, _ in encoded],
+                [version for _, version, _ in encoded],
+                [payload for _, _, payload in encoded],
+            )
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == _STREAM_VERSION_TAKEN:
                 raise WrongExpectedVersion(stream_id, expected_version) from error
             raise
         if rows:
-            rows.sort(key=lambda row: row.version)
+            rows.sort(key=lambda row: row[2])
             recorded = tuple(
                 RecordedEvent(
-                    position=Position(row.transaction_id, row.position),
+                    position=Position(transaction_id, sequence),
                     stream_id=stream_id,
-                    version=row.version,
-                    event_id=str(row.event_id),
+                    version=version,
+                    event_id=event_id,
                     event=event,
                     metadata=metadata,
-                    recorded_at=row.recorded_at,
+                    recorded_at=recorded_at,
                 )
-                for row, event in zip(rows, new_events, strict=True)
+                for (sequence, transaction_id, version, event_id, recorded_at), event in zip(
+                    rows, new_events, strict=True
+                )
             )
             return AppendResult(
                 stream_id=stream_id,

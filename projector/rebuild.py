@@ -8,6 +8,7 @@ tables' writers out, applies the last events, and swaps the tables.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventstore import START, EventStore, Position
+from eventstore import START, EventStore, Position, RecordedEvent
 from projector.locks import hold_writes
 from projector.parking import forget as forget_parked
 from read_models.projection import Projection, save_checkpoint
@@ -64,6 +65,13 @@ async def _replay(
     return (batch[-1].position if batch else after), len(batch)
 
 
+async def _read_settled(
+    engine: AsyncEngine, store: EventStore, after: Position, limit: int
+) -> list[RecordedEvent]:
+    async with engine.begin() as conn:
+        return await store.read_all(conn, after=after, limit=limit, settled_only=True)
+
+
 async def rebuild(
     engine: AsyncEngine,
     store: EventStore,
@@ -81,16 +89,21 @@ async def rebuild(
             await shadow.run_sync(_recreate_tables, projection.tables)
 
     position, applied = START, 0
-    while True:
-        async with engine.begin() as conn:
-            position, count = await _replay(
-                conn, store, projection, position, limit=batch_size, settled_only=True
-            )
-        applied += count
+    page = await _read_settled(engine, store, position, batch_size)
+    while page:
+        # The next page is read (and decoded) while this one is written.
+        reading = asyncio.ensure_future(_read_settled(engine, store, page[-1].position, batch_size))
+        try:
+            async with engine.begin() as conn, _shadow(conn) as shadow:
+                await projection.apply_page_as_tenants(shadow, page)
+        except BaseException:
+            reading.cancel()
+            raise
+        applied += len(page)
+        position = page[-1].position
         if on_progress is not None:
             on_progress(applied, position)
-        if count == 0:
-            break
+        page = await reading
 
     async with engine.begin() as conn:
         if projection.inline:

@@ -63,7 +63,8 @@ async def test_a_rebuild_equals_the_live_model_and_queries_keep_answering(system
 
     reader = asyncio.create_task(keep_querying())
     await asyncio.sleep(0.05)
-    await rebuild(engine, store, PRODUCTS, batch_size=50)
+    # Small pages: the next page is read while the last is written.
+    await rebuild(engine, store, PRODUCTS, batch_size=4)
     await rebuild(engine, store, CATEGORIES, batch_size=50)
     stop.set()
     await reader

@@ -83,6 +83,28 @@ async def test_stale_expected_version_conflicts_and_writes_nothing(db, store):
         assert len(await store.read_stream(conn, stream_id)) == 1
 
 
+async def test_two_appends_racing_for_one_version_leave_one_and_conflict_the_other(db, store):
+    stream_id = stream()
+    first_appended = asyncio.Event()
+
+    async def first() -> None:
+        async with db.begin() as conn:
+            await store.append(conn, stream_id, 0, [created("first")], meta())
+            first_appended.set()
+            await asyncio.sleep(0.2)  # the second append waits on this one's key
+
+    async def second() -> None:
+        await first_appended.wait()
+        async with db.begin() as conn:
+            await store.append(conn, stream_id, 0, [created("second")], meta())
+
+    results = await asyncio.gather(first(), second(), return_exceptions=True)
+    assert results[0] is None
+    assert isinstance(results[1], WrongExpectedVersion)
+    async with db.connect() as conn:
+        assert [e.event.name for e in await store.read_stream(conn, stream_id)] == ["first"]
+
+
 async def test_repeated_command_writes_nothing_and_returns_the_first_result(db, store):
     stream_id, other_stream, metadata = stream(), stream(), meta()
     async with db.begin() as conn:
