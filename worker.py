@@ -90,11 +90,28 @@ async def running_worker(
         ]
         workers = [
             Worker(client, task_queue=queue, workflows=workflows, activities=activities)
-            for queue, workflows, activities in queues
+            for queue, workflows, activities in _one_per_queue(queues)
         ]
         for worker in workers:
             await stack.enter_async_context(worker)
         yield RunningWorker(workers=workers, engine=engine)
+
+
+def _one_per_queue(
+    queues: Sequence[tuple[str, Sequence[type], Sequence[Any]]],
+) -> list[tuple[str, list[type], list[Any]]]:
+    """One worker per task queue name, with everything meant for that queue.
+
+    Contexts configured onto one queue (say PAYMENTS_TASK_QUEUE set to the
+    orders queue) share a worker, so the saga's activities there start eagerly,
+    in the worker that schedules them, without a round trip to the server.
+    """
+    merged: dict[str, tuple[list[type], list[Any]]] = {}
+    for queue, workflows, activities in queues:
+        held_workflows, held_activities = merged.setdefault(queue, ([], []))
+        held_workflows += [w for w in workflows if w not in held_workflows]
+        held_activities += [a for a in activities if a not in held_activities]
+    return [(queue, *held) for queue, held in merged.items()]
 
 
 async def main(settings: Settings) -> None:
