@@ -85,10 +85,24 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
     )
 
 
-def _schema(settings: Settings) -> None:
+def _schema(settings: Settings, args: argparse.Namespace) -> None:
     from api.schema import build_schema
 
-    print(build_schema().as_str())
+    current = build_schema().as_str()
+    if args.against is None:
+        print(current)
+        return
+    from api.schema_changes import compare, report
+
+    try:
+        published = Path(args.against).read_text()
+    except OSError as error:
+        raise SystemExit(f"cannot read {args.against}: {error.strerror}") from None
+    changes = compare(published, current)
+    for line in report(changes) or ["no change a client could notice"]:
+        print(line)
+    if changes.breaking:
+        raise SystemExit(1)
 
 
 def _dev(settings: Settings) -> None:
@@ -279,7 +293,15 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("projector", help="run the asynchronous projections")
     commands.add_parser("psp", help="run the payment-provider simulator on PSP_PORT")
     commands.add_parser("migrate", help="bring the database schema up to date")
-    commands.add_parser("schema", help="print the GraphQL schema (SDL), as schema.graphql holds it")
+    schema = commands.add_parser(
+        "schema", help="print the GraphQL schema (SDL), as schema.graphql holds it"
+    )
+    schema.add_argument(
+        "--against",
+        metavar="FILE",
+        help="instead, compare with this published schema: list what would break its clients "
+        "and what is dangerous; exit 1 on a breaking change",
+    )
 
     events = commands.add_parser("events", help="read the event store").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -361,7 +383,6 @@ def main(argv: list[str] | None = None) -> None:
         "projector": _projector,
         "psp": _psp,
         "migrate": _migrate,
-        "schema": _schema,
     }
     if args.command in simple:
         simple[args.command](settings)
@@ -373,6 +394,7 @@ def main(argv: list[str] | None = None) -> None:
         "replay": _replay,
         "audit": _audit,
         "token": _token,
+        "schema": _schema,
     }[args.command]
     try:
         command(settings, args)
