@@ -29,6 +29,7 @@ from api.saga_client import SagaClient
 from api.tokens import TokenVerifier
 from database import create_engine
 from domain.registry import ALL_EVENTS
+from domain.upcasters import UPCASTERS
 from eventstore import EventRegistry, EventStore
 from eventstore.listener import LogListener
 from eventstore.postgres import PostgresEventStore
@@ -57,9 +58,14 @@ def owner_engine(settings: Settings) -> AsyncEngine:
     return engine
 
 
+def event_registry() -> EventRegistry:
+    """Every event type the system has stored, each older version with its upcaster."""
+    return EventRegistry(ALL_EVENTS, UPCASTERS)
+
+
 def event_store() -> EventStore:
     """The event store on PostgreSQL, reading every event type the system has stored."""
-    return PostgresEventStore(EventRegistry(ALL_EVENTS))
+    return PostgresEventStore(event_registry())
 
 
 async def temporal_client(settings: Settings, *, runtime: Runtime | None = None) -> Client:

@@ -63,6 +63,12 @@ EntityId = Annotated[
 Yen = Annotated[int, Field(ge=0, le=100_000_000, strict=True)]
 """A price in whole yen (the currency has no minor unit)."""
 
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""An ISO 4217 currency code."""
+
+SHOP_CURRENCY = "JPY"
+"""The currency of every price and total: the shop sells in yen."""
+
 
 class Command(BaseModel):
     """An intention, named in the imperative (`CreateCategory`)."""

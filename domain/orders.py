@@ -6,12 +6,12 @@ compensates lands here as an event, so an order's whole story reads from it.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import Conflict, NotFound
-from domain.messages import Command, DomainEvent, EntityId, Yen
+from domain.messages import SHOP_CURRENCY, Command, Currency, DomainEvent, EntityId, Yen
 from domain.saga import FINAL_STATES, FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
 
 MAX_LINES = 100
@@ -100,9 +100,14 @@ class OrderEvent(DomainEvent):
 
 
 class OrderPlaced(OrderEvent):
+    """Version 2 names the currency of its prices and total; version 1 orders were all in yen."""
+
+    event_version: ClassVar[int] = 2
+
     user_id: str
     items: list[OrderItem]
     total_amount: int
+    currency: Currency
 
 
 class OrderStockReserved(OrderEvent):
@@ -229,6 +234,7 @@ class Order:
                         user_id=command.user_id,
                         items=command.items,
                         total_amount=command.total_amount,
+                        currency=SHOP_CURRENCY,
                     )
                 ]
             case RecordStep():

@@ -25,11 +25,17 @@ class EventRegistry:
     stored events are read in their current shape and nothing is rewritten.
     """
 
-    def __init__(self, event_types: Iterable[type[DomainEvent]] = ()) -> None:
+    def __init__(
+        self,
+        event_types: Iterable[type[DomainEvent]] = (),
+        upcasters: Iterable[tuple[str, int, Upcaster]] = (),
+    ) -> None:
         self._types: dict[str, type[DomainEvent]] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         for event_type in event_types:
             self.register(event_type)
+        for event_type_name, from_version, upcaster in upcasters:
+            self.add_upcaster(event_type_name, from_version, upcaster)
 
     def register(self, event_type: type[DomainEvent]) -> None:
         known = self._types.get(event_type.event_type)

@@ -40,12 +40,12 @@ from devstack.servers import (
     with_database,
     with_user,
 )
-from domain.registry import ALL_EVENTS
 from eventstore import EventRegistry
 from eventstore.postgres import PostgresEventStore
 from psp.simulator import create_simulator
 from settings import Settings
 from tenancy import APP_ROLE
+from tests.events.recording import record_examples
 from worker import running_worker
 
 
@@ -67,9 +67,16 @@ async def _fresh_database(server_url: str) -> str:
 
 @pytest.fixture(scope="session")
 async def database_url(embedded_postgres: EmbeddedPostgres) -> AsyncIterator[str]:
-    """A migrated database on the embedded PostgreSQL, for the whole session."""
+    """A migrated database on the embedded PostgreSQL, for the whole session.
+
+    With RECORD_EVENTS=1, what the session stored is kept as the examples
+    of event versions that have none yet (`tests/events/recording.py`).
+    """
     url = await _fresh_database(embedded_postgres.url())
     yield url
+    if os.environ.get("RECORD_EVENTS"):
+        for path in await record_examples(url):
+            print(f"recorded {path}")
     await drop_database(embedded_postgres.url(), make_url(url).database or "")
 
 
@@ -96,7 +103,7 @@ async def any_database_url(
 
 @pytest.fixture(scope="session")
 def registry() -> EventRegistry:
-    return EventRegistry(ALL_EVENTS)
+    return bootstrap.event_registry()
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,9 @@ def order(*items):
     )
 
 
-PLACED = OrderPlaced(order_id="o1", user_id="u1", items=[OrderItem(**item())], total_amount=100)
+PLACED = OrderPlaced(
+    order_id="o1", user_id="u1", items=[OrderItem(**item())], total_amount=100, currency="JPY"
+)
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,13 @@ class Log:
         item = OrderItem(product_id="p1", product_name="Pen", quantity=units, price=100)
         self.add(
             f"order-{order_id}",
-            OrderPlaced(order_id=order_id, user_id="u", items=[item], total_amount=100 * units),
+            OrderPlaced(
+                order_id=order_id,
+                user_id="u",
+                items=[item],
+                total_amount=100 * units,
+                currency="JPY",
+            ),
         )
         self.add(
             "stock-p1",
@@ -168,7 +174,10 @@ def test_the_read_model_must_show_the_logs_stock():
 def test_a_cancelled_order_that_still_holds_stock_or_money():
     log = stocked()
     item = OrderItem(product_id="p1", product_name="Pen", quantity=2, price=100)
-    log.add("order-o1", OrderPlaced(order_id="o1", user_id="u", items=[item], total_amount=200))
+    log.add(
+        "order-o1",
+        OrderPlaced(order_id="o1", user_id="u", items=[item], total_amount=200, currency="JPY"),
+    )
     log.add("stock-p1", StockReserved(product_id="p1", order_id="o1", quantity=2, level=8))
     log.add("payment-o1", captured("o1", "ch-o1", 200))
     log.add("order-o1", OrderCancelled(order_id="o1", reason="changed my mind"))
