@@ -21,6 +21,7 @@ from eventstore import (
     EventStore,
     Position,
     PreviousOutcome,
+    RefusedData,
     Snapshot,
     WrongExpectedVersion,
 )
@@ -210,7 +211,7 @@ async def run_in_unit_of_work(
                 unit = UnitOfWork(conn, store, metadata, projections)
                 await handler(unit)
                 position = await unit.commit()
-        except DataError:
+        except (DataError, RefusedData):
             # Data PostgreSQL refuses (an encoding error, say) will be refused again:
             # a final answer now, never minutes of retries.
             raise InvalidInput("the database refused this command's data") from None

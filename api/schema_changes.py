@@ -28,14 +28,17 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLUnionType,
     build_schema,
     find_schema_changes,
+    get_named_type,
 )
 
 # How graphql-core names the removals a deprecation can announce.
 _FIELD_REMOVED = re.compile(r"Field (\w+)\.(\w+) was removed\.")
 _ARG_REMOVED = re.compile(r"Argument (\w+)\.(\w+)\((\w+):\) was removed\.")
 _ENUM_VALUE_REMOVED = re.compile(r"Enum value (\w+)\.(\w+) was removed\.")
+_TYPE_REMOVED = re.compile(r"(\w+) was removed\.")
 
 Member = GraphQLField | GraphQLInputField | GraphQLArgument | GraphQLEnumValue
 
@@ -72,9 +75,38 @@ def compare(old_sdl: str, new_sdl: str) -> SchemaChanges:
 
 
 def _announced(old: GraphQLSchema, change: BreakingChange) -> bool:
-    """Was what `change` removes deprecated in the old schema?"""
+    """Was what `change` removes deprecated in the old schema?
+
+    A type cannot be deprecated; it goes with the last deprecated member that used it.
+    """
+    if change.type is BreakingChangeType.TYPE_REMOVED and (
+        found := _TYPE_REMOVED.fullmatch(change.description)
+    ):
+        users = _users_of(old, found[1])
+        return users is not None and all(bool(user.deprecation_reason) for user in users)
     removed = _removed_member(old, change)
     return removed is not None and bool(removed.deprecation_reason)
+
+
+def _users_of(old: GraphQLSchema, type_name: str) -> list[Member] | None:
+    """Every field, input field and argument of `old` whose type is `type_name`;
+    None when a union or an interface's implementations refer to it (no deprecation can)."""
+    users: list[Member] = []
+    for named in old.type_map.values():
+        if isinstance(named, GraphQLUnionType) and any(t.name == type_name for t in named.types):
+            return None
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            if any(i.name == type_name for i in named.interfaces):
+                return None
+            for field_ in named.fields.values():
+                if get_named_type(field_.type).name == type_name:
+                    users.append(field_)
+                users += [
+                    a for a in field_.args.values() if get_named_type(a.type).name == type_name
+                ]
+        if isinstance(named, GraphQLInputObjectType):
+            users += [f for f in named.fields.values() if get_named_type(f.type).name == type_name]
+    return users
 
 
 def _removed_member(old: GraphQLSchema, change: BreakingChange) -> Member | None:

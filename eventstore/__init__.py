@@ -6,7 +6,7 @@ LISTEN in `eventstore.listener` and the log follower in `eventstore.follower`;
 only the composition root and the projector's runner import those.
 """
 
-from eventstore.errors import EventStoreError, WrongExpectedVersion
+from eventstore.errors import EventStoreError, RefusedData, WrongExpectedVersion
 from eventstore.port import EventStore
 from eventstore.records import (
     START,
@@ -33,6 +33,7 @@ __all__ = [
     "Position",
     "PreviousOutcome",
     "RecordedEvent",
+    "RefusedData",
     "Snapshot",
     "UnknownEventType",
     "WrongExpectedVersion",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.messages import DomainEvent
 from eventstore.columns import Xid8
-from eventstore.errors import WrongExpectedVersion
+from eventstore.errors import RefusedData, WrongExpectedVersion
 from eventstore.listener import NOTIFY_CHANNEL, notification_payload
 from eventstore.records import (
     START,
@@ -104,9 +104,13 @@ async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
     """
     raw = await conn.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
+    adapter = raw.dbapi_connection
     if driver.is_in_transaction():
+        if getattr(adapter, "_transaction", True) is None:
+            # SQLAlchemy's COMMIT would not end it: what is written here would be lost.
+            raise RuntimeError("the connection is in a transaction SQLAlchemy does not track")
         return driver
-    start = getattr(raw.dbapi_connection, "_start_transaction", None)
+    start = getattr(adapter, "_start_transaction", None)
     if conn.in_transaction() and start is not None:
         # The adapter's own BEGIN, as its first statement would send it, so
         # that its COMMIT and ROLLBACK end this transaction; one round trip
@@ -196,6 +200,10 @@ class PostgresEventStore:
             if error.constraint_name == _STREAM_VERSION_TAKEN:
                 raise WrongExpectedVersion(stream_id, expected_version) from error
             raise
+        except asyncpg.DataError as error:
+            raise RefusedData(stream_id, error.sqlstate) from None
+        except ValueError:  # the driver's own DataError: a value it cannot encode
+            raise RefusedData(stream_id, None) from None
         if rows:
             rows.sort(key=lambda row: row[2])
             recorded = tuple(

@@ -61,6 +61,11 @@ class EventRegistry:
         cls = self._types.get(event_type)
         if cls is None:
             raise UnknownEventType(f"no event class is registered for {event_type!r}")
+        if version > cls.event_version:
+            raise UnknownEventType(
+                f"{event_type!r} version {version} was stored by newer code than this"
+                f" (which knows version {cls.event_version}): deploy that code here too"
+            )
         while version < cls.event_version:
             upcaster = self._upcasters.get((event_type, version))
             if upcaster is None:

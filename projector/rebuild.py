@@ -96,13 +96,15 @@ async def rebuild(
         try:
             async with engine.begin() as conn, _shadow(conn) as shadow:
                 await projection.apply_page_as_tenants(shadow, page)
+            applied += len(page)
+            position = page[-1].position
+            if on_progress is not None:
+                on_progress(applied, position)
         except BaseException:
+            # Its connection goes back to the pool before the error leaves.
             reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
             raise
-        applied += len(page)
-        position = page[-1].position
-        if on_progress is not None:
-            on_progress(applied, position)
         page = await reading
 
     async with engine.begin() as conn:

@@ -61,6 +61,21 @@ def test_removing_what_was_deprecated_is_allowed():
     ]
 
 
+def test_a_type_goes_with_the_last_deprecated_field_that_used_it():
+    old = (
+        OLD.replace(
+            "  status: Status!\n",
+            '  status: Status!\n  legacy: Legacy @deprecated(reason: "Use `status` instead.")\n',
+        )
+        + "\ntype Legacy {\n  code: Int\n}\n"
+    )
+    changes = compare(old, OLD)
+    assert changes.breaking == []
+    assert sorted(changes.retired) == ["Field Product.legacy was removed.", "Legacy was removed."]
+    still_used = old.replace("  price: Int!\n", "  price: Int!\n  other: Legacy\n")
+    assert "Legacy was removed." in compare(still_used, OLD.replace("  price: Int!\n", "")).breaking
+
+
 def test_narrowing_a_type_removing_a_value_or_requiring_an_argument_is_breaking():
     assert compare(OLD, changed("  ARCHIVED\n", "")).breaking == [
         "Enum value Status.ARCHIVED was removed."
@@ -98,13 +113,22 @@ def breaks_in_history(root: Path) -> list[str]:
     Earlier versions were published under no such promise. Raises LookupError
     when the check is not committed yet.
     """
-    since = _git(root, "log", "--diff-filter=A", "--format=%H", "--", THIS_CHECK).split()
+    since = _git(
+        root, "log", "--first-parent", "--diff-filter=A", "--format=%H", "--", THIS_CHECK
+    ).split()
     if not since:
         raise LookupError(THIS_CHECK)
     commits = [
         since[-1],
         *_git(
-            root, "log", "--reverse", "--format=%H", f"{since[-1]}..HEAD", "--", SNAPSHOT
+            root,
+            "log",
+            "--first-parent",  # the line releases follow: a merge is compared as a whole
+            "--reverse",
+            "--format=%H",
+            f"{since[-1]}..HEAD",
+            "--",
+            SNAPSHOT,
         ).split(),
     ]
     versions = [_git(root, "show", f"{commit}:{SNAPSHOT}") for commit in commits]
@@ -122,6 +146,8 @@ def test_no_committed_version_of_the_schema_broke_the_one_before():
     """Regenerating schema.graphql cannot hide a break: its history is checked, pair by pair."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the schema's history cannot be read")
+    if _git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true":
+        pytest.skip("a shallow clone lacks the schema's history: fetch it with --unshallow")
     try:
         found = breaks_in_history(ROOT)
     except LookupError:

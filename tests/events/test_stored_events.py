@@ -13,12 +13,12 @@ import pytest
 
 from bootstrap import event_registry
 from domain.registry import ALL_EVENTS
-from eventstore import EventMetadata
+from eventstore import EventMetadata, UnknownEventType
 from tests.events.recording import STORED, current_schema, example_path, schema_path
 
 RECORD = (
-    "record one from a real run: `RECORD_EVENTS=1 .venv/bin/pytest -q tests/saga` (or "
-    "`python -m tests.events.recording DATABASE_URL` beside ./dev) and commit it"
+    "record one from a real run: `RECORD_EVENTS=1 ./test TESTS`, with tests that store it (or "
+    "`.venv/bin/python -m tests.events.recording DATABASE_URL` beside ./dev) and commit it"
 )
 EXAMPLES = sorted(STORED.glob("*.json"))
 NO_REAL_RUN_REACHES = {
@@ -52,13 +52,13 @@ def test_an_events_shape_changes_only_with_its_version(event_class):
     path = schema_path(name, version)
     assert path.exists(), (
         f"{name} version {version} has no recorded schema: "
-        "`python -m tests.events.recording --schemas` writes it"
+        "`.venv/bin/python -m tests.events.recording --schemas` writes it"
     )
     assert current_schema(event_class) == json.loads(path.read_text()), (
         f"{name} changed shape but is still version {version}, so events stored before "
         f"would be read as if they had the new shape. Set `event_version = {version + 1}` "
         f"on {name}, add an upcaster from version {version} in domain/upcasters.py, run "
-        "`python -m tests.events.recording --schemas`, then record a stored example of "
+        "`.venv/bin/python -m tests.events.recording --schemas`, then record a stored example of "
         f"version {version + 1} ({RECORD}). Keep the version {version} example: it must "
         "load forever."
     )
@@ -69,3 +69,9 @@ def test_an_order_placed_before_currencies_were_recorded_loads_in_yen():
     assert "currency" not in stored["data"]
     placed = event_registry().decode("OrderPlaced", 1, stored["data"])
     assert placed.model_dump() == {**stored["data"], "currency": "JPY"}
+
+
+def test_an_event_stored_by_newer_code_is_refused_not_misread():
+    stored = json.loads(example_path("OrderPlaced", 2).read_text())
+    with pytest.raises(UnknownEventType, match="stored by newer code"):
+        event_registry().decode("OrderPlaced", 3, stored["data"])
