@@ -92,13 +92,17 @@ def _schema(settings: Settings, args: argparse.Namespace) -> None:
     if args.against is None:
         print(current)
         return
+    from graphql import GraphQLError
+
     from api.schema_changes import compare, report
 
     try:
-        published = Path(args.against).read_text()
+        changes = compare(Path(args.against).read_text(), current)
     except OSError as error:
         raise SystemExit(f"cannot read {args.against}: {error.strerror}") from None
-    changes = compare(published, current)
+    except (UnicodeDecodeError, GraphQLError, TypeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SystemExit(f"{args.against} is not a GraphQL schema: {first_line}") from None
     for line in report(changes) or ["no change a client could notice"]:
         print(line)
     if changes.breaking:

@@ -195,3 +195,7 @@ def test_shop_schema_against_a_published_schema_exits_1_on_a_break(tmp_path, cap
     assert "breaking: Field Order.legacyTotal was removed." in capsys.readouterr().out
     shop_schema("--against", str(ROOT / SNAPSHOT))
     assert capsys.readouterr().out == "no change a client could notice\n"
+    for content in (b"\xff\xfe binary", b"type Query {", b"\x00"):
+        published.write_bytes(content)
+        with pytest.raises(SystemExit, match="is not a GraphQL schema"):
+            shop_schema("--against", str(published))
