@@ -193,20 +193,43 @@ def _orders(settings: Settings, args: argparse.Namespace) -> None:
 def _replay(settings: Settings, args: argparse.Namespace) -> None:
     from ops import replay
 
-    async def run() -> replay.ReplayOutcome:
-        source = Path(args.source)
-        if source.suffix == ".json":
-            history = replay.history_from_file(source)
+    workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
+    if (args.source is None) == (args.running is None):
+        raise SystemExit("shop replay: give a workflow id or a history file, or --running")
+
+    async def one(source: str) -> replay.ReplayOutcome:
+        if Path(source).suffix == ".json":
+            history = replay.history_from_file(Path(source))
         else:
             from bootstrap import temporal_client
 
-            history = await replay.fetch_history(await temporal_client(settings), args.source)
-        workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
+            history = await replay.fetch_history(await temporal_client(settings), source)
         return await replay.replay(history, workflows=workflows)
 
-    outcome = asyncio.run(run())
-    print(outcome.report())
-    if outcome.failure is not None:
+    async def running(query: str) -> list[replay.ReplayOutcome]:
+        from bootstrap import temporal_client
+
+        histories = replay.running_histories(await temporal_client(settings), query)
+        outcomes = []
+        async for outcome in replay.replay_all(histories, workflows=workflows):
+            if outcome.failure is not None:
+                print(outcome.report())
+            outcomes.append(outcome)
+        return outcomes
+
+    if args.source is not None:
+        outcome = asyncio.run(one(args.source))
+        print(outcome.report())
+        failed = outcome.failure is not None
+    else:
+        outcomes = asyncio.run(running(args.running or replay.RUNNING_SAGAS))
+        failures = sum(outcome.failure is not None for outcome in outcomes)
+        print(
+            f"{len(outcomes)} running workflows replayed: "
+            + (f"{failures} NOT replay-compatible" if failures else "the code is compatible")
+        )
+        failed = failures > 0
+    if failed:
         raise SystemExit(1)
 
 
@@ -332,9 +355,21 @@ def parser() -> argparse.ArgumentParser:
     retry.add_argument("name", help="price_history or order_timeline")
 
     replay = commands.add_parser(
-        "replay", help="replay a workflow history against the current code"
+        "replay",
+        help="replay workflow histories against this code: one, or every running saga "
+        "(before deploying a build)",
     )
-    replay.add_argument("source", help="a workflow id (fetched from Temporal) or a history .json")
+    replay.add_argument(
+        "source", nargs="?", help="a workflow id (fetched from Temporal) or a history .json"
+    )
+    replay.add_argument(
+        "--running",
+        nargs="?",
+        const="",
+        metavar="QUERY",
+        help="replay every workflow a visibility query finds instead; by default the running "
+        "sagas (WorkflowType = 'OrderSaga' AND ExecutionStatus = 'Running')",
+    )
     replay.add_argument(
         "--workflow",
         action="append",

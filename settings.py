@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     shipping_max_units: int = Field(
         default=500, description="The carrier refuses orders of more units than this."
     )
+    fraud_review_above: int = Field(
+        default=100_000,
+        description="The fraud check holds a customer's first order above this amount.",
+    )
 
     auth_issuer: str | None = Field(
         default=None, description="The `iss` every token must carry; the API needs one to start."

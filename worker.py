@@ -64,6 +64,7 @@ async def running_worker(
             INLINE_PROJECTIONS,
             provider,
             shipping_max_units=settings.shipping_max_units,
+            fraud_review_above=settings.fraud_review_above,
             conflict_retries=settings.version_conflict_retries,
         )
         # Each bounded context's activities on its own task queue (sagas from
@@ -78,6 +79,7 @@ async def running_worker(
                 [
                     saga.place_order,
                     saga.reserve_stock,
+                    saga.check_fraud,
                     saga.arrange_shipping,
                     saga.confirm_order,
                     saga.begin_compensation,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
+import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -18,21 +19,24 @@ from temporalio.exceptions import ApplicationError
 
 from activities.unit_of_work import UnitOfWork, load_aggregate, run_in_unit_of_work
 from domain.errors import DomainError
+from domain.fraud import FraudVerdict, check_order
 from domain.inventory import OutOfStock, ReleaseStock, ReserveStock, SettleStock, StockItem
 from domain.orders import (
     BeginCompensation,
     CloseOrder,
     Order,
     RecordCompensation,
+    RecordFraudCheck,
     RecordStep,
 )
 from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, payment_key
-from domain.saga import Compensation, Refusal, SagaStep
+from domain.saga import Compensation, OrderStatus, Refusal, SagaStep
 from domain.shipping import ArrangeShipment, CancelShipment, Shipment
 from eventstore import EventMetadata, EventStore
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
+from read_models.tables import orders
 from tenancy import set_tenant
 from workflows.saga_activities import (
     BeginCompensationInput,
@@ -65,6 +69,7 @@ class SagaActivities(OrderSagaActivities):
         provider: PaymentProvider,
         *,
         shipping_max_units: int,
+        fraud_review_above: int,
         conflict_retries: int,
     ) -> None:
         self._engine = engine
@@ -72,6 +77,7 @@ class SagaActivities(OrderSagaActivities):
         self._projections = projections
         self._provider = provider
         self._shipping_max_units = shipping_max_units
+        self._fraud_review_above = fraud_review_above
         self._conflict_retries = conflict_retries
 
     async def _record(self, call: SagaCall, handler: Handler, *, name: str | None = None) -> None:
@@ -131,6 +137,45 @@ class SagaActivities(OrderSagaActivities):
             await _progress(uow, order_id, reserved)
 
         await self._record(call, handle)
+        return StepResult()
+
+    @activity.defn
+    async def check_fraud(self, call: PaymentInput) -> StepResult:
+        """Hold a first large order for review; FRAUD_SUSPECTED is final.
+
+        The verdict is recorded before it is answered, and a repeat answers the
+        recorded one: a retry must not pass an order its first attempt refused.
+        The customer's confirmed orders come from the orders read model, which
+        is projected inline, in the transactions that confirmed them.
+        """
+        order_id = call.order_id
+        stream_id = Order.stream_id(order_id)
+        verdict: FraudVerdict | None = None
+
+        async def handle(uow: UnitOfWork) -> None:
+            nonlocal verdict
+            order = await uow.load(Order, stream_id)
+            verdict = order.fraud_check
+            if verdict is None:
+                confirmed = await uow.conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(orders)
+                    .where(
+                        orders.c.user_id == call.customer_id,
+                        orders.c.status == OrderStatus.CONFIRMED,
+                    )
+                )
+                verdict = check_order(
+                    total_amount=call.amount,
+                    confirmed_orders=confirmed or 0,
+                    review_above=self._fraud_review_above,
+                )
+            await _progress(uow, order_id, RecordFraudCheck(order_id=order_id, verdict=verdict))
+
+        await self._record(call, handle)
+        assert verdict is not None  # set by the handler, which ran to completion
+        if not verdict.passed:
+            raise _final(Refusal.FRAUD_SUSPECTED, verdict.reason)
         return StepResult()
 
     @activity.defn
@@ -293,7 +338,9 @@ class SagaActivities(OrderSagaActivities):
 
 
 async def _progress(
-    uow: UnitOfWork, order_id: str, command: RecordStep | BeginCompensation | CloseOrder
+    uow: UnitOfWork,
+    order_id: str,
+    command: RecordStep | RecordFraudCheck | BeginCompensation | CloseOrder,
 ) -> None:
     await uow.decide(Order, Order.stream_id(order_id), command)
 

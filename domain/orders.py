@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import Conflict, NotFound
+from domain.fraud import FraudVerdict
 from domain.messages import SHOP_CURRENCY, Command, Currency, DomainEvent, EntityId, Yen
 from domain.saga import FINAL_STATES, FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
 
@@ -71,6 +72,13 @@ class RecordStep(Command):
         return self
 
 
+class RecordFraudCheck(Command):
+    """The fraud check's verdict; a refusal is recorded too, then the saga compensates."""
+
+    order_id: str
+    verdict: FraudVerdict
+
+
 class BeginCompensation(Command):
     order_id: str
     reason: str
@@ -127,6 +135,13 @@ class OrderConfirmed(OrderEvent):
     pass
 
 
+class OrderFraudChecked(OrderEvent):
+    """The fraud check's verdict; orders placed before the check existed have none."""
+
+    passed: bool
+    reason: str
+
+
 class OrderCompensationStarted(OrderEvent):
     reason: str
     compensations: list[Compensation]
@@ -151,6 +166,7 @@ ORDER_EVENTS: tuple[type[DomainEvent], ...] = (
     OrderPaymentProcessed,
     OrderShippingArranged,
     OrderConfirmed,
+    OrderFraudChecked,
     OrderCompensationStarted,
     OrderStepCompensated,
     OrderCancelled,
@@ -174,6 +190,8 @@ class OrderProgress(BaseModel):
     placed: bool = False
     items: tuple[OrderItem, ...] = ()
     state: OrderState = OrderState.STARTED
+    fraud_check: FraudVerdict | None = None
+    """The fraud check's verdict, once recorded: a repeat of the check answers it again."""
     compensating: bool = False
     compensated: tuple[Compensation, ...] = ()
 
@@ -206,6 +224,9 @@ class Order:
                 return state.model_copy(update={"state": OrderState.SHIPPING_ARRANGED})
             case OrderConfirmed():
                 return state.model_copy(update={"state": OrderState.CONFIRMED})
+            case OrderFraudChecked(passed=passed, reason=reason):
+                verdict = FraudVerdict(passed=passed, reason=reason)
+                return state.model_copy(update={"fraud_check": verdict})
             case OrderCompensationStarted():
                 return state.model_copy(update={"compensating": True})
             case OrderStepCompensated(compensation=compensation):
@@ -219,7 +240,12 @@ class Order:
     @staticmethod
     def decide(
         state: OrderProgress,
-        command: PlaceOrder | RecordStep | BeginCompensation | RecordCompensation | CloseOrder,
+        command: PlaceOrder
+        | RecordStep
+        | RecordFraudCheck
+        | BeginCompensation
+        | RecordCompensation
+        | CloseOrder,
     ) -> list[DomainEvent]:
         if not state.placed and not isinstance(command, PlaceOrder):
             # The saga places its order first; nothing else may start a stream.
@@ -239,6 +265,16 @@ class Order:
                 ]
             case RecordStep():
                 return _record_step(state, command)
+            case RecordFraudCheck(order_id=order_id, verdict=verdict):
+                if state.fraud_check is not None:
+                    return []  # recorded before: the activity ran again
+                if state.compensating or state.finished:
+                    raise Conflict(f"order {order_id} is being cancelled", field="id")
+                return [
+                    OrderFraudChecked(
+                        order_id=order_id, passed=verdict.passed, reason=verdict.reason
+                    )
+                ]
             case BeginCompensation(order_id=order_id, reason=reason, compensations=planned):
                 if state.compensating or state.finished:
                     return []

@@ -52,6 +52,7 @@ class SagaStep(StrEnum):
     """The step under way: a forward step, or the compensation of one (`COMPENSATE_<step>`)."""
 
     RESERVE_STOCK = "RESERVE_STOCK"
+    CHECK_FRAUD = "CHECK_FRAUD"
     PROCESS_PAYMENT = "PROCESS_PAYMENT"
     ARRANGE_SHIPPING = "ARRANGE_SHIPPING"
     CONFIRM_ORDER = "CONFIRM_ORDER"
@@ -74,7 +75,17 @@ FORWARD_STEPS: tuple[SagaStep, ...] = (
     SagaStep.ARRANGE_SHIPPING,
     SagaStep.CONFIRM_ORDER,
 )
-"""The saga's steps in the order it takes them."""
+"""The steps that move an order's state, in the order the saga takes them."""
+
+STEPS: tuple[SagaStep, ...] = (
+    SagaStep.RESERVE_STOCK,
+    SagaStep.CHECK_FRAUD,
+    SagaStep.PROCESS_PAYMENT,
+    SagaStep.ARRANGE_SHIPPING,
+    SagaStep.CONFIRM_ORDER,
+)
+"""Every step the saga takes, in order: the forward steps and the fraud check, which
+holds an order back but moves it nowhere (sagas started before it existed skip it)."""
 
 REACHES: dict[SagaStep, OrderState] = {
     SagaStep.RESERVE_STOCK: OrderState.STOCK_RESERVED,
@@ -103,9 +114,9 @@ FINAL_STATES = frozenset({OrderState.CONFIRMED, OrderState.CANCELLED, OrderState
 
 
 def step_after(step: SagaStep) -> SagaStep | None:
-    """The forward step that follows `step`, or None after the last one."""
-    index = FORWARD_STEPS.index(step) + 1
-    return FORWARD_STEPS[index] if index < len(FORWARD_STEPS) else None
+    """The step that follows `step`, or None after the last one."""
+    index = STEPS.index(step) + 1
+    return STEPS[index] if index < len(STEPS) else None
 
 
 class Refusal(StrEnum):
@@ -117,3 +128,4 @@ class Refusal(StrEnum):
     OUT_OF_STOCK = "OUT_OF_STOCK"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
     SHIPPING_REFUSED = "SHIPPING_REFUSED"
+    FRAUD_SUSPECTED = "FRAUD_SUSPECTED"

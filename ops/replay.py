@@ -1,8 +1,15 @@
-"""`shop replay WORKFLOW_ID | HISTORY.json`: replay a history against the current code."""
+"""`shop replay`: replay workflow histories against this checkout's code.
+
+One history (a workflow id, or a file exported from the Temporal UI or CLI),
+or, with `--running`, every workflow that is running now: run from a
+candidate build's checkout before deploying it, that says whether the new
+code can take over the sagas in flight (README: Changing things safely).
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +49,35 @@ async def fetch_history(client: Client, workflow_id: str) -> WorkflowHistory:
     return await client.get_workflow_handle(workflow_id).fetch_history()
 
 
+RUNNING_SAGAS = "WorkflowType = 'OrderSaga' AND ExecutionStatus = 'Running'"
+"""What `shop replay --running` replays unless given another visibility query."""
+
+
+def running_histories(client: Client, query: str = RUNNING_SAGAS) -> AsyncIterator[WorkflowHistory]:
+    """The histories of the workflows `query` finds, fetched one at a time."""
+    return client.list_workflows(query).map_histories()
+
+
 async def replay(history: WorkflowHistory, *, workflows: list[type] | None = None) -> ReplayOutcome:
+    outcomes = [outcome async for outcome in replay_all(_one(history), workflows=workflows)]
+    return outcomes[0]
+
+
+async def replay_all(
+    histories: AsyncIterator[WorkflowHistory], *, workflows: list[type] | None = None
+) -> AsyncIterator[ReplayOutcome]:
+    """Each history's outcome, as it is replayed."""
     replayer = Replayer(
         workflows=workflows or [OrderSaga, CommandWorkflow],
         data_converter=pydantic_data_converter,
     )
-    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-    failure = None if result.replay_failure is None else str(result.replay_failure)
-    return ReplayOutcome(
-        workflow_id=history.workflow_id, events=len(history.events), failure=failure
-    )
+    async for history in histories:
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        failure = None if result.replay_failure is None else str(result.replay_failure)
+        yield ReplayOutcome(
+            workflow_id=history.workflow_id, events=len(history.events), failure=failure
+        )
+
+
+async def _one(history: WorkflowHistory) -> AsyncIterator[WorkflowHistory]:
+    yield history

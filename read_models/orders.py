@@ -16,6 +16,7 @@ from domain.orders import (
     OrderConfirmed,
     OrderEvent,
     OrderFailed,
+    OrderFraudChecked,
     OrderPaymentProcessed,
     OrderPlaced,
     OrderShippingArranged,
@@ -30,6 +31,7 @@ from domain.saga import (
     OrderState,
     OrderStatus,
     SagaStatus,
+    SagaStep,
     step_after,
 )
 from eventstore import RecordedEvent
@@ -58,6 +60,9 @@ async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> Non
             values["current_step"] = next_step
             if next_step is None:
                 values.update(saga_status=SagaStatus.COMPLETED, completed_at=at)
+        case OrderFraudChecked(passed=passed):
+            # A refusal moves nothing: the compensation that follows says what happened.
+            values = {"current_step": step_after(SagaStep.CHECK_FRAUD)} if passed else {}
         case OrderCompensationStarted(reason=reason, compensations=planned):
             values = {
                 "saga_status": SagaStatus.COMPENSATING,

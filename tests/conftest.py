@@ -265,6 +265,7 @@ def make_settings(
         "psp_breaker_failures": 3,
         "psp_breaker_recovery_seconds": 1.0,
         "shipping_max_units": 50,
+        "fraud_review_above": 1_000_000,
         # Processes started by tests must not collide with a `./dev` running beside them.
         "worker_metrics_port": free_port(),
         "worker_sdk_metrics_port": free_port(),

@@ -7,13 +7,15 @@ import json
 import os
 import sys
 import tomllib
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from settings import Settings
 from tests.conftest import settings_env
-from tests.saga.orders_client import place, stocked_product, until_final
+from tests.saga.orders_client import faults, place, stocked_product, until, until_final
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -81,6 +83,7 @@ async def test_events_show_lists_a_stream_with_metadata(system, confirmed_order)
     assert types == [
         "OrderPlaced",
         "OrderStockReserved",
+        "OrderFraudChecked",
         "OrderPaymentProcessed",
         "OrderShippingArranged",
         "OrderConfirmed",
@@ -149,6 +152,58 @@ async def test_replay_from_temporal_and_from_a_file(system, confirmed_order):
     )
     assert code == 1
     assert "NOT replay-compatible" in output and "nondetermin" in output.lower()
+
+
+def paying(order: dict[str, Any] | None) -> bool:
+    return order is not None and order["sagaState"]["currentStep"] == "PROCESS_PAYMENT"
+
+
+async def test_replay_running_checks_every_saga_in_flight_against_a_candidate(
+    system, temporal_env, psp_url
+):
+    """A saga that is still paying (the provider is down, its deadline far off) is replayed
+    from Temporal: compatible with this code, and not with a reordered candidate."""
+    import bootstrap
+    from domain.orders import OrderItem, PlaceOrder
+    from ops.replay import RUNNING_SAGAS
+    from workflows.contracts import CommandContext, OrderSagaInput
+    from workflows.order_saga import OrderSaga
+
+    product = await stocked_product(system.gql, price=100, stock=1)
+    order_id = f"replay-{uuid.uuid4()}"
+    line = OrderItem(product_id=product["id"], product_name="Widget", quantity=1, price=100)
+    patient = bootstrap.saga_timeouts(system.settings).model_copy(
+        update={"payment_deadline_seconds": 300}
+    )
+    saga = OrderSagaInput(
+        order=PlaceOrder(order_id=order_id, user_id="u-replay", items=[line]),
+        context=CommandContext(command_id=order_id, correlation_id=order_id),
+        queues=bootstrap.task_queues(system.settings),
+        timeouts=patient,
+    )
+    await faults(psp_url, outage=True)
+    handle = await temporal_env.client.start_workflow(
+        OrderSaga.run, saga, id=f"order-{order_id}", task_queue=saga.queues.orders
+    )
+    try:
+        await until(system.gql, order_id, paying)
+        env = settings_env(system.settings)
+        this_one = f"{RUNNING_SAGAS} AND WorkflowId = 'order-{order_id}'"
+        code, output = await shop(env, "replay", "--running", this_one)
+        assert (code, output.strip()) == (
+            0,
+            "1 running workflows replayed: the code is compatible",
+        ), output
+        candidate = "tests.workflows.reordered_saga:ReorderedSaga"
+        code, output = await shop(env, "replay", "--running", this_one, "--workflow", candidate)
+        assert code == 1
+        assert f"order-{order_id}: NOT replay-compatible" in output
+        assert output.strip().endswith("1 running workflows replayed: 1 NOT replay-compatible")
+        code, output = await shop(env, "replay")
+        assert code == 1 and "give a workflow id or a history file, or --running" in output
+    finally:
+        await handle.terminate("test over")
+        await faults(psp_url)
 
 
 def test_operator_commands_find_a_running_dev_stack(tmp_path):

@@ -1,4 +1,4 @@
-"""`OrderSaga`: reserve stock → take payment → arrange shipping → confirm.
+"""`OrderSaga`: reserve stock → check for fraud → take payment → arrange shipping → confirm.
 
 On a refusal, a timeout or `cancel_order`, it compensates in reverse the steps
 that succeeded and the step that was in flight (a payment that timed out may
@@ -80,6 +80,15 @@ of them runs, `workflow.deprecate_patch(LOCAL_DATABASE_STEPS)` replaces the
 check (README: Changing things safely).
 """
 
+FRAUD_CHECK = "fraud-check"
+"""The patch that added the fraud check between the stock and the payment.
+
+Sagas whose history predates it go straight from the stock to the payment when
+they replay, as they did when they ran; sagas started after it take the check.
+Once none of the older ones runs, `workflow.deprecate_patch(FRAUD_CHECK)`
+replaces the check (README: Changing things safely).
+"""
+
 UNRECORDED_REASON = "the saga's reason could not be recorded; see its workflow in Temporal"
 """Closes an order whose own reason the database refused (the workflow keeps the reason)."""
 
@@ -123,6 +132,8 @@ class OrderSaga:
         try:
             await self._reserve_stock()
             compensations.append(Compensation.RELEASE_STOCK)
+            if workflow.patched(FRAUD_CHECK):
+                await self._check_fraud()
             await self._process_payment()
             compensations.append(Compensation.REFUND_PAYMENT)
             await self._arrange_shipping()
@@ -161,12 +172,22 @@ class OrderSaga:
             local=True,
         )
 
+    async def _check_fraud(self) -> None:
+        """Hold back an order the fraud check refuses; the stock it reserved is released."""
+        await self._step(
+            SagaStep.CHECK_FRAUD,
+            OrderSagaActivities.check_fraud,
+            self._payment(),
+            task_queue=self._saga.queues.orders,
+            deadline=self._saga.timeouts.step_deadline_seconds,
+            local=True,
+        )
+
     async def _process_payment(self) -> None:
-        order = self._saga.order
         await self._step(
             SagaStep.PROCESS_PAYMENT,
             OrderSagaActivities.process_payment,
-            PaymentInput(**self._call(), amount=order.total_amount, customer_id=order.user_id),
+            self._payment(),
             task_queue=self._saga.queues.payments,
             deadline=self._saga.timeouts.payment_deadline_seconds,
         )
@@ -246,8 +267,9 @@ class OrderSaga:
             # a cancellation) may have had an effect, so it is undone too.
             reason = self._cancel_reason or _describe(step, error)
             raise StepNotDone(step, reason, in_doubt=not _is_refusal(error)) from None
-        self._update(state=REACHES[step])
-        self._set_status(OrderStatus.of(REACHES[step]))
+        if step in REACHES:  # the fraud check holds an order back, and moves it nowhere
+            self._update(state=REACHES[step])
+            self._set_status(OrderStatus.of(REACHES[step]))
 
     # Compensation -----------------------------------------------------------
 
@@ -403,6 +425,10 @@ class OrderSaga:
             for item in self._saga.order.items
         )
         return StockInput(**self._call(), lines=lines)
+
+    def _payment(self) -> PaymentInput:
+        order = self._saga.order
+        return PaymentInput(**self._call(), amount=order.total_amount, customer_id=order.user_id)
 
     def _update(self, **changes: object) -> None:
         self._snapshot = self._snapshot.model_copy(update=changes)

@@ -47,6 +47,8 @@ class StockInput(SagaCall):
 
 
 class PaymentInput(SagaCall):
+    """A payment to take, or to check for fraud before it is taken."""
+
     amount: int
     customer_id: str
 
@@ -89,6 +91,11 @@ class OrderSagaActivities:
     @activity.defn
     async def reserve_stock(self, call: StockInput) -> StepResult:
         """Reserve every line or none; OUT_OF_STOCK is a refusal."""
+        raise NotImplementedError(_DECLARED_ONLY)
+
+    @activity.defn
+    async def check_fraud(self, call: PaymentInput) -> StepResult:
+        """Record the fraud check's verdict (`domain.fraud`); FRAUD_SUSPECTED is a refusal."""
         raise NotImplementedError(_DECLARED_ONLY)
 
     @activity.defn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
@@ -89,12 +90,53 @@ async def test_refused_shipping_refunds_and_releases(system, engine, psp_url):
     assert await event_types(engine, f"order-{order_id}") == [
         "OrderPlaced",
         "OrderStockReserved",
+        "OrderFraudChecked",
         "OrderPaymentProcessed",
         "OrderCompensationStarted",
         "OrderStepCompensated",
         "OrderStepCompensated",
         "OrderCancelled",
     ]
+
+
+async def test_the_fraud_check_holds_a_first_large_order_and_releases_its_stock(
+    system, engine, psp_url
+):
+    price = system.settings.fraud_review_above // 2 + 1  # two are above the review amount
+    product = await stocked_product(system.gql, price=price, stock=5)
+    body = await place(system.gql, [(product["id"], 2)], user=f"new-{uuid.uuid4().hex}")
+    order_id = body["data"]["createOrder"]["id"]
+    final = await until_final(system.gql, order_id)
+
+    assert final["status"] == "CANCELLED"
+    assert final["sagaState"]["compensations"] == ["RELEASE_STOCK"]
+    assert final["sagaState"]["failureReason"].startswith("fraud check refused: a first order")
+    assert await stock_of(system.gql, product["id"]) == 5
+    assert await event_types(engine, f"payment-{order_id}") == []  # never charged
+    assert [
+        c for c in (await ledger(psp_url))["charges"] if c["key"] == payment_key(order_id)
+    ] == []
+    assert await event_types(engine, f"order-{order_id}") == [
+        "OrderPlaced",
+        "OrderStockReserved",
+        "OrderFraudChecked",
+        "OrderCompensationStarted",
+        "OrderStepCompensated",
+        "OrderCancelled",
+    ]
+
+
+async def test_a_returning_customer_passes_the_fraud_check(system):
+    customer = f"returning-{uuid.uuid4().hex}"
+    price = system.settings.fraud_review_above // 2 + 1
+    product = await stocked_product(system.gql, price=price, stock=5)
+    first = await place(system.gql, [(product["id"], 1)], user=customer)
+    assert (await until_final(system.gql, first["data"]["createOrder"]["id"]))["status"] == (
+        "CONFIRMED"
+    )
+    large = await place(system.gql, [(product["id"], 2)], user=customer)
+    final = await until_final(system.gql, large["data"]["createOrder"]["id"])
+    assert (final["status"], final["totalAmount"]) == ("CONFIRMED", 2 * price)
 
 
 async def test_a_payment_that_times_out_after_charging_is_refunded(system, psp_url):

@@ -63,6 +63,7 @@ async def test_the_seed_example_reaches_confirmed(system, engine, psp_url):
     assert await event_types(engine, f"order-{order_id}") == [
         "OrderPlaced",
         "OrderStockReserved",
+        "OrderFraudChecked",
         "OrderPaymentProcessed",
         "OrderShippingArranged",
         "OrderConfirmed",

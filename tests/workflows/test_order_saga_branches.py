@@ -8,7 +8,7 @@ during each step, a cancel refused while confirming, a compensation that never
 succeeds) is pinned down exactly: which activities ran, in what order, with
 what inputs, and what the saga reported at the end.
 
-Longer than our usual module: the stub class overrides each of the ten
+Longer than our usual module: the stub class overrides each of the eleven
 activities with its declared signature, so mypy checks the stubs too.
 """
 
@@ -65,7 +65,14 @@ TIMEOUTS = SagaTimeouts(
     retry_initial_seconds=0.05,
     retry_max_seconds=0.2,
 )
-FORWARD = ["place_order", "reserve_stock", "process_payment", "arrange_shipping", "confirm_order"]
+FORWARD = [
+    "place_order",
+    "reserve_stock",
+    "check_fraud",
+    "process_payment",
+    "arrange_shipping",
+    "confirm_order",
+]
 UNDOES = {
     Compensation.RELEASE_STOCK: "release_stock",
     Compensation.REFUND_PAYMENT: "refund_payment",
@@ -161,6 +168,10 @@ class Stubs(OrderSagaActivities):
         return await self._run(call)
 
     @activity.defn
+    async def check_fraud(self, call: PaymentInput) -> StepResult:
+        return await self._run(call)
+
+    @activity.defn
     async def process_payment(self, call: PaymentInput) -> StepResult:
         return await self._run(call)
 
@@ -224,6 +235,11 @@ async def running(
         )
 
 
+def up_to(last: str) -> list[str]:
+    """The forward activities, up to and including `last`."""
+    return FORWARD[: FORWARD.index(last) + 1]
+
+
 def ended(stubs: Stubs, snapshot: SagaSnapshot, status: SagaStatus, state: OrderState) -> None:
     """The saga ended `status`, after closing the order `state` for the reason it reports."""
     close = stubs.input_of("close_order", CloseOrderInput)
@@ -236,7 +252,7 @@ def compensated(
     stubs: Stubs, snapshot: SagaSnapshot, last: str, undone: tuple[Compensation, ...]
 ) -> None:
     """The steps up to `last` ran, then `undone` was announced and run in that order."""
-    done = FORWARD[: FORWARD.index(last) + 1]
+    done = up_to(last)
     undoing = [UNDOES[compensation] for compensation in undone]
     assert stubs.names() == [*done, "begin_compensation", *undoing, "close_order"]
     assert stubs.input_of("begin_compensation", BeginCompensationInput).compensations == undone
@@ -256,6 +272,7 @@ async def test_all_four_steps_confirm_the_order(temporal_env):
     )
     payment = stubs.input_of("process_payment", PaymentInput)
     assert (payment.amount, payment.customer_id) == (2 * 300 + 1200, "u-1")
+    assert stubs.input_of("check_fraud", PaymentInput) == payment
     assert stubs.input_of("arrange_shipping", ShipmentInput).units == 3
     assert snapshot == SagaSnapshot(
         order_id=payment.order_id, status=SagaStatus.COMPLETED, state=OrderState.CONFIRMED
@@ -266,6 +283,7 @@ async def test_all_four_steps_confirm_the_order(temporal_env):
     ("refused", "refusal", "undone"),
     [
         ("reserve_stock", Refusal.OUT_OF_STOCK, ()),
+        ("check_fraud", Refusal.FRAUD_SUSPECTED, (RELEASE,)),
         ("process_payment", Refusal.PAYMENT_DECLINED, (RELEASE,)),
         ("arrange_shipping", Refusal.SHIPPING_REFUSED, (REFUND, RELEASE)),
     ],
@@ -368,7 +386,12 @@ async def test_a_compensation_that_cannot_be_done_fails_the_order(temporal_env, 
     assert failed.value.cause.type == ORDER_NEEDS_OPERATOR
     # Nothing runs after the refund that could not be done: the stock stays reserved
     # for the operator to see.
-    assert stubs.names() == [*FORWARD[:4], "begin_compensation", "refund_payment", "close_order"]
+    assert stubs.names() == [
+        *up_to("arrange_shipping"),
+        "begin_compensation",
+        "refund_payment",
+        "close_order",
+    ]
     assert snapshot.compensations == ()
     ended(stubs, snapshot, SagaStatus.FAILED, OrderState.FAILED)
 
@@ -400,7 +423,12 @@ async def test_compensations_run_when_recording_their_start_fails_for_good(tempo
     async with running(temporal_env, stubs) as handle:
         snapshot = await handle.result()
 
-    assert stubs.names() == [*FORWARD[:3], "begin_compensation", "release_stock", "close_order"]
+    assert stubs.names() == [
+        *up_to("process_payment"),
+        "begin_compensation",
+        "release_stock",
+        "close_order",
+    ]
     assert stubs.attempts("begin_compensation") == [1]
     assert snapshot.compensations == (RELEASE,)
     ended(stubs, snapshot, SagaStatus.COMPENSATED, OrderState.CANCELLED)
@@ -433,8 +461,8 @@ async def test_an_order_that_cannot_be_closed_is_compensated_and_fails_for_an_op
         snapshot = await handle.query(OrderSaga.state)
 
     # Every compensation ran: nothing stays reserved or charged.
-    assert stubs.names()[:7] == [
-        *FORWARD[:4],
+    assert stubs.names()[:8] == [
+        *up_to("arrange_shipping"),
         "begin_compensation",
         "refund_payment",
         "release_stock",
