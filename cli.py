@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from settings import Settings
+from settings import Settings, package_version
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -282,15 +282,6 @@ def _longest_step_seconds(settings: Settings) -> float:
     return max(deadlines) + settings.saga_step_seconds
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("shop")
-    except PackageNotFoundError:  # run from a checkout that was never installed
-        return "unknown (not installed)"
-
-
 OPERATOR_COMMANDS = {"events", "projections", "orders", "replay", "audit"}
 
 
@@ -310,7 +301,7 @@ def _beside_running_dev(settings: Settings) -> Settings:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="shop", description=__doc__)
-    root.add_argument("--version", action="version", version=f"shop {_version()}")
+    root.add_argument("--version", action="version", version=f"shop {package_version()}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "dev", help="run the whole system locally: PostgreSQL, Temporal, worker, projector, API"

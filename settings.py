@@ -14,6 +14,16 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def package_version() -> str:
+    """The installed package's version: `shop --version`, and the worker's build id."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("shop")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 class Settings(BaseSettings):
     """Configuration shared by the api, worker, projector and `dev`.
 
@@ -83,6 +93,19 @@ class Settings(BaseSettings):
     )
     shipping_max_units: int = Field(
         default=500, description="The carrier refuses orders of more units than this."
+    )
+    worker_deployment: str = Field(
+        default="shop", description="The Temporal Worker Deployment the workers belong to."
+    )
+    worker_build_id: str = Field(
+        default_factory=package_version,
+        description="This build's id in the deployment; the package version unless set.",
+    )
+    worker_versioning: bool = Field(
+        default=False,
+        description="Route workflow tasks by deployment version (Worker Versioning). Off, the"
+        " build id is only recorded; on, an operator makes each new build current"
+        " (README: Changing things safely).",
     )
     fraud_review_above: int = Field(
         default=100_000,

@@ -17,8 +17,9 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 import bootstrap
 from activities.commands import CommandActivities
@@ -90,13 +91,40 @@ async def running_worker(
             (settings.payments_task_queue, [], [saga.process_payment, saga.refund_payment]),
             (settings.shipping_task_queue, [], [saga.arrange_shipping, saga.cancel_shipment]),
         ]
+        deployment = deployment_config(settings)
         workers = [
-            Worker(client, task_queue=queue, workflows=workflows, activities=activities)
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=workflows,
+                activities=activities,
+                deployment_config=deployment,
+            )
             for queue, workflows, activities in _one_per_queue(queues)
         ]
         for worker in workers:
             await stack.enter_async_context(worker)
         yield RunningWorker(workers=workers, engine=engine)
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig:
+    """This build's place in its Worker Deployment: every workflow task it completes
+    records the build id, and with WORKER_VERSIONING the server routes by it.
+
+    Running workflows move to each new current build (auto-upgrade) rather than
+    staying pinned to the one they started on: `workflow.patched` keeps them
+    replaying, and `shop replay --running` checks that before a build is made current.
+    """
+    versioned = settings.worker_versioning
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.worker_deployment, build_id=settings.worker_build_id
+        ),
+        use_worker_versioning=versioned,
+        default_versioning_behavior=(
+            VersioningBehavior.AUTO_UPGRADE if versioned else VersioningBehavior.UNSPECIFIED
+        ),
+    )
 
 
 def _one_per_queue(

@@ -115,3 +115,21 @@ async def test_operators_find_orders_by_search_attributes_and_query_the_saga(sys
         STATE_QUERY, result_type=SagaSnapshot
     )
     assert (snapshot.status, snapshot.state.value) == (SagaStatus.COMPLETED, "CONFIRMED")
+
+
+async def test_every_workflow_task_records_the_build_that_ran_it(system, temporal_env):
+    """Unversioned (WORKER_VERSIONING off), the build id is still there for an operator."""
+    product = await stocked_product(system.gql, stock=1)
+    order_id = (await place(system.gql, [(product["id"], 1)]))["data"]["createOrder"]["id"]
+    await until_final(system.gql, order_id)
+    history = await temporal_env.client.get_workflow_handle(f"order-{order_id}").fetch_history()
+    builds = {
+        (
+            event.workflow_task_completed_event_attributes.worker_deployment_name,
+            event.workflow_task_completed_event_attributes.worker_version.build_id,
+        )
+        for event in history.events
+        if event.HasField("workflow_task_completed_event_attributes")
+    }
+    expected = (system.settings.worker_deployment, system.settings.worker_build_id)
+    assert builds == {expected}
