@@ -195,7 +195,8 @@ def _replay(settings: Settings, args: argparse.Namespace) -> None:
 
     workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
     if (args.source is None) == (args.running is None):
-        raise SystemExit("shop replay: give a workflow id or a history file, or --running")
+        print("shop replay: give a workflow id or a history file, or --running", file=sys.stderr)
+        raise SystemExit(2)
 
     async def one(source: str) -> replay.ReplayOutcome:
         if Path(source).suffix == ".json":
@@ -224,8 +225,9 @@ def _replay(settings: Settings, args: argparse.Namespace) -> None:
     else:
         outcomes = asyncio.run(running(args.running or replay.RUNNING_SAGAS))
         failures = sum(outcome.failure is not None for outcome in outcomes)
+        where = f"at {settings.temporal_address} (namespace {settings.temporal_namespace})"
         print(
-            f"{len(outcomes)} running workflows replayed: "
+            f"{len(outcomes)} running workflows replayed {where}: "
             + (f"{failures} NOT replay-compatible" if failures else "the code is compatible")
         )
         failed = failures > 0
@@ -238,10 +240,10 @@ def _audit(settings: Settings, args: argparse.Namespace) -> None:
 
     import bootstrap
     from ops.audit import AuditReport, run_audit
-    from ops.terminal import progress_line
+    from ops.terminal import progress
     from psp.client import provider_ledger
 
-    async def run() -> AuditReport:
+    async def run(on_progress: Callable[[int], None] | None) -> AuditReport:
         engine = bootstrap.owner_engine(settings)
         temporal = None
         if settings.temporal_address is not None:
@@ -260,12 +262,13 @@ def _audit(settings: Settings, args: argparse.Namespace) -> None:
                     stalled_after_seconds=_longest_step_seconds(settings),
                     max_lag_seconds=settings.projector_max_lag_seconds,
                     tenant=args.tenant,
-                    on_progress=None if args.json else progress_line("events read"),
+                    on_progress=on_progress,
                 )
         finally:
             await engine.dispose()
 
-    report = asyncio.run(run())
+    with progress("replaying the log: events read") as show:
+        report = asyncio.run(run(None if args.json else show))
     print(report.as_json() if args.json else report.as_text())
     if not report.ok:
         raise SystemExit(1)

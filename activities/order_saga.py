@@ -10,6 +10,7 @@ provider gets an idempotency key derived the same way.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.unit_of_work import UnitOfWork, load_aggregate, run_in_unit_of_work
+from activities.unit_of_work import Aggregate, UnitOfWork, load_aggregate, run_in_unit_of_work
 from domain.errors import DomainError
-from domain.fraud import FraudVerdict, check_order
+from domain.fraud import HELD_FOR_REVIEW, check_order
 from domain.inventory import OutOfStock, ReleaseStock, ReserveStock, SettleStock, StockItem
 from domain.orders import (
     BeginCompensation,
@@ -53,6 +54,7 @@ from workflows.saga_activities import (
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[UnitOfWork], Awaitable[None]]
+S = TypeVar("S")
 
 
 class SagaActivities(OrderSagaActivities):
@@ -79,6 +81,13 @@ class SagaActivities(OrderSagaActivities):
         self._shipping_max_units = shipping_max_units
         self._fraud_review_above = fraud_review_above
         self._conflict_retries = conflict_retries
+
+    async def _read_back(self, call: SagaCall, aggregate: Aggregate[S, Any], stream_id: str) -> S:
+        """An aggregate's state as committed, in the call's tenant."""
+        async with self._engine.connect() as conn:
+            await set_tenant(conn, call.context.tenant_id)
+            state, _ = await load_aggregate(conn, self._store, aggregate, stream_id)
+        return state
 
     async def _record(self, call: SagaCall, handler: Handler, *, name: str | None = None) -> None:
         """Run `handler` in one unit of work, with a command id of this order and activity.
@@ -143,39 +152,39 @@ class SagaActivities(OrderSagaActivities):
     async def check_fraud(self, call: PaymentInput) -> StepResult:
         """Hold a first large order for review; FRAUD_SUSPECTED is final.
 
-        The verdict is recorded before it is answered, and a repeat answers the
-        recorded one: a retry must not pass an order its first attempt refused.
-        The customer's confirmed orders come from the orders read model, which
-        is projected inline, in the transactions that confirmed them.
+        The verdict is recorded, then read back and answered: a retry (whose
+        command was recorded already, so its handler does not run) answers the
+        first attempt's verdict, never one of its own. The customer's confirmed
+        orders come from the orders read model, projected inline, in the
+        transactions that confirmed them.
         """
         order_id = call.order_id
         stream_id = Order.stream_id(order_id)
-        verdict: FraudVerdict | None = None
 
         async def handle(uow: UnitOfWork) -> None:
-            nonlocal verdict
-            order = await uow.load(Order, stream_id)
-            verdict = order.fraud_check
-            if verdict is None:
-                confirmed = await uow.conn.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(orders)
-                    .where(
-                        orders.c.user_id == call.customer_id,
-                        orders.c.status == OrderStatus.CONFIRMED,
-                    )
+            if (await uow.load(Order, stream_id)).fraud_check is not None:
+                return
+            confirmed = await uow.conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(orders)
+                .where(
+                    orders.c.user_id == call.customer_id, orders.c.status == OrderStatus.CONFIRMED
                 )
-                verdict = check_order(
-                    total_amount=call.amount,
-                    confirmed_orders=confirmed or 0,
-                    review_above=self._fraud_review_above,
-                )
+            )
+            verdict = check_order(
+                total_amount=call.amount,
+                confirmed_orders=confirmed or 0,
+                review_above=self._fraud_review_above,
+            )
             await _progress(uow, order_id, RecordFraudCheck(order_id=order_id, verdict=verdict))
 
         await self._record(call, handle)
-        assert verdict is not None  # set by the handler, which ran to completion
+        verdict = (await self._read_back(call, Order, stream_id)).fraud_check
+        if verdict is None:  # recorded above, so only a broken store gets here: retried
+            raise RuntimeError(f"order {order_id} has no fraud check recorded")
         if not verdict.passed:
-            raise _final(Refusal.FRAUD_SUSPECTED, verdict.reason)
+            # The customer sees the saga's reason; the rule's detail stays in the event.
+            raise _final(Refusal.FRAUD_SUSPECTED, HELD_FOR_REVIEW)
         return StepResult()
 
     @activity.defn
@@ -238,9 +247,7 @@ class SagaActivities(OrderSagaActivities):
         await self._record(call, handle)
         # Read back rather than trust this attempt: a retry of a refused
         # shipment finds the refusal recorded and must refuse again.
-        async with self._engine.connect() as conn:
-            await set_tenant(conn, call.context.tenant_id)
-            shipment, _ = await load_aggregate(conn, self._store, Shipment, stream_id)
+        shipment = await self._read_back(call, Shipment, stream_id)
         if shipment.refused or shipment.shipment_id is None:
             reason = f"shipping refused: the carrier takes at most {self._shipping_max_units} units"
             raise _final(Refusal.SHIPPING_REFUSED, reason)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+HELD_FOR_REVIEW = "fraud check refused: the order is held for review"
+"""What the customer is told (the saga's reason); the verdict's own reason says why."""
+
 
 class FraudVerdict(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -27,5 +30,5 @@ def check_order(*, total_amount: int, confirmed_orders: int, review_above: int) 
         return FraudVerdict(passed=True, reason="a returning customer")
     return FraudVerdict(
         passed=False,
-        reason=f"fraud check refused: a first order above {review_above} is held for review",
+        reason=f"a first order above {review_above}, by a customer with none confirmed",
     )

@@ -136,8 +136,11 @@ async def _everything(engine: AsyncEngine) -> dict[str, list[dict[str, object]]]
 
 DESTRUCTIVE = re.compile(
     r"\bop\.(drop_\w+|alter_column|rename_table)\b"
-    r"|\b(DROP\s+(COLUMN|TABLE|SCHEMA|INDEX|CONSTRAINT)|RENAME|SET\s+NOT\s+NULL|TYPE\s+\w+\s+USING)\b",
-    re.IGNORECASE,
+    r"|\bop\.add_column\([^)]*nullable\s*=\s*False"
+    r"|\bDROP\s+(COLUMN|TABLE|SCHEMA|INDEX|CONSTRAINT|VIEW|FUNCTION|POLICY|TRIGGER)\b"
+    r"|\bRENAME\b|\bSET\s+NOT\s+NULL\b|\bTYPE\s+\w+|\bTRUNCATE\b|\bDELETE\s+FROM\b"
+    r"|\bADD\s+COLUMN\b[^;\"']*\bNOT\s+NULL\b(?![^;\"']*\bDEFAULT\b)",
+    re.IGNORECASE | re.DOTALL,
 )
 """What breaks the code still serving while a migration runs: it drops, renames or
 tightens what that code uses."""
@@ -146,6 +149,33 @@ BEFORE_THE_RULE = {"0003_tenants"}
 """Migrations from before the first production release, which ran with the services
 stopped: 0003 swapped the stream keys for per-tenant ones and turned on row-level
 security, which the code before it could not have passed. Nothing joins this set."""
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "op.drop_column('orders', 'note')",
+        "op.add_column('orders', sa.Column('note', sa.Text, nullable=False))",
+        "ALTER TABLE read.orders ALTER COLUMN total_amount TYPE bigint",
+        "ALTER TABLE read.orders ADD COLUMN note text NOT NULL",
+        "ALTER TABLE read.orders RENAME COLUMN note TO remark",
+        "DROP VIEW read.order_summaries",
+    ],
+)
+def test_the_expand_check_sees_what_breaks_the_running_release(statement):
+    assert DESTRUCTIVE.search(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "op.add_column('orders', sa.Column('note', sa.Text, nullable=True))",
+        "ALTER TABLE read.orders ADD COLUMN tenant_id text NOT NULL DEFAULT 'default'",
+        "CREATE INDEX CONCURRENTLY orders_by_user ON read.orders (user_id)",
+    ],
+)
+def test_the_expand_check_lets_additions_through(statement):
+    assert not DESTRUCTIVE.search(statement)
 
 
 @pytest.mark.parametrize(
@@ -159,7 +189,9 @@ def test_each_migration_only_expands_unless_it_is_a_contract_step(path):
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    destructive = DESTRUCTIVE.findall(inspect.getsource(module.upgrade))
+    # The whole module but its downgrade: SQL may sit in constants and helpers too.
+    upgrade_source = inspect.getsource(module).replace(inspect.getsource(module.downgrade), "")
+    destructive = DESTRUCTIVE.findall(upgrade_source)
     if path.stem in BEFORE_THE_RULE:
         assert destructive and path.stem < "0006", "the set only ever held the old ones"
     if getattr(module, "phase", "expand") != "contract" and path.stem not in BEFORE_THE_RULE:

@@ -85,14 +85,20 @@ async def stock_of(gql, product_id: str) -> int:
 
 
 async def event_types(engine, stream_id: str) -> list[str]:
+    return [event_type for event_type, _ in await stored_events(engine, stream_id)]
+
+
+async def stored_events(engine, stream_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """A stream's events as stored: each one's type and data."""
     async with engine.connect() as conn:
         rows = await conn.execute(
             sa.text(
-                "SELECT event_type FROM eventstore.events WHERE stream_id = :s ORDER BY version"
+                "SELECT event_type, data FROM eventstore.events WHERE stream_id = :s"
+                " ORDER BY version"
             ),
             {"s": stream_id},
         )
-        return [row.event_type for row in rows]
+        return [(row.event_type, row.data) for row in rows]
 
 
 async def faults(psp_url: str, **faults: Any) -> None:

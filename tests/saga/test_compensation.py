@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from domain.fraud import HELD_FOR_REVIEW
 from domain.payments import payment_key
 from tests.api.catalog_client import error_of, event_count
 from tests.saga.orders_client import (
@@ -17,6 +18,7 @@ from tests.saga.orders_client import (
     place,
     stock_of,
     stocked_product,
+    stored_events,
     until,
     until_final,
 )
@@ -110,7 +112,11 @@ async def test_the_fraud_check_holds_a_first_large_order_and_releases_its_stock(
 
     assert final["status"] == "CANCELLED"
     assert final["sagaState"]["compensations"] == ["RELEASE_STOCK"]
-    assert final["sagaState"]["failureReason"].startswith("fraud check refused: a first order")
+    # The customer is told it is held; the event says why.
+    assert final["sagaState"]["failureReason"] == HELD_FOR_REVIEW
+    checked = dict(await stored_events(engine, f"order-{order_id}"))["OrderFraudChecked"]
+    assert checked["passed"] is False
+    assert checked["reason"].startswith("a first order above")
     assert await stock_of(system.gql, product["id"]) == 5
     assert await event_types(engine, f"payment-{order_id}") == []  # never charged
     assert [
@@ -126,7 +132,7 @@ async def test_the_fraud_check_holds_a_first_large_order_and_releases_its_stock(
     ]
 
 
-async def test_a_returning_customer_passes_the_fraud_check(system):
+async def test_a_returning_customer_passes_the_fraud_check(system, engine):
     customer = f"returning-{uuid.uuid4().hex}"
     price = system.settings.fraud_review_above // 2 + 1
     product = await stocked_product(system.gql, price=price, stock=5)
@@ -137,6 +143,12 @@ async def test_a_returning_customer_passes_the_fraud_check(system):
     large = await place(system.gql, [(product["id"], 2)], user=customer)
     final = await until_final(system.gql, large["data"]["createOrder"]["id"])
     assert (final["status"], final["totalAmount"]) == ("CONFIRMED", 2 * price)
+    events = dict(await stored_events(engine, f"order-{final['id']}"))
+    assert events["OrderFraudChecked"] == {
+        "order_id": final["id"],
+        "passed": True,
+        "reason": "a returning customer",
+    }
 
 
 async def test_a_payment_that_times_out_after_charging_is_refunded(system, psp_url):

@@ -176,13 +176,15 @@ async def test_each_status_change_arrives_in_order(system):
     assert [u["status"] for u in updates] == [
         "PENDING",
         "STOCK_RESERVED",
+        "STOCK_RESERVED",  # checked for fraud: the step moves on, the status stays
         "PAYMENT_PROCESSED",
         "SHIPPING_ARRANGED",
         "CONFIRMED",
     ]
-    assert [u["version"] for u in updates] == [1, 2, 3, 4, 5]
+    assert [u["version"] for u in updates] == [1, 2, 3, 4, 5, 6]
     assert [u["currentStep"] for u in updates] == [
         "RESERVE_STOCK",
+        "CHECK_FRAUD",
         "PROCESS_PAYMENT",
         "ARRANGE_SHIPPING",
         "CONFIRM_ORDER",

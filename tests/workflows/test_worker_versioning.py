@@ -22,7 +22,9 @@ from worker import deployment_config
 from workflows.order_saga import OrderSaga
 
 
-def test_a_build_is_its_package_version_in_the_shop_deployment():
+def test_a_build_is_its_package_version_in_the_shop_deployment(monkeypatch):
+    for name in ("WORKER_DEPLOYMENT", "WORKER_BUILD_ID", "WORKER_VERSIONING"):
+        monkeypatch.delenv(name, raising=False)
     config = deployment_config(Settings())
     assert (config.version.deployment_name, config.version.build_id) == ("shop", package_version())
     assert not config.use_worker_versioning  # recorded, not routed, until an operator opts in
