@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import START, EventStore, Position
+from eventstore import START, EventStore
 from observability.health import held_back
-from ops.terminal import progress_bar, render
+from ops.terminal import progress, render
 from projector.parking import parked, retry
 from projector.rebuild import rebuild
 from read_models import PROJECTIONS, projection_named
@@ -67,9 +66,8 @@ async def rebuild_with_progress(engine: AsyncEngine, store: EventStore, name: st
     async with engine.connect() as conn:
         total = (await store.backlog(conn, after=START, limit=2**62)).events
 
-    def progress(applied: int, position: Position) -> None:
-        print(f"\r{name} {progress_bar(applied, total)}", end="", file=sys.stderr, flush=True)
-
-    end = await rebuild(engine, store, projection, on_progress=progress)
-    print(file=sys.stderr)
+    with progress(f"rebuilding {name}", total=total) as show:
+        end = await rebuild(
+            engine, store, projection, on_progress=lambda applied, _position: show(applied)
+        )
     return f"{name} rebuilt from {total} events, up to position {end}"

@@ -1,47 +1,82 @@
-"""Plain-text tables and progress bars for the terminal."""
+"""Tables and progress for the terminal, drawn by Rich.
+
+On a terminal: tables fit its width (long cells end in `…`), and progress is
+a live bar with its rate and time left. In a pipe or a log: tables are plain
+text at their natural width, and progress draws nothing, so the output stays
+clean for `grep` and `jq`.
+"""
 
 from __future__ import annotations
 
+import io
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TextIO
 
+from rich import box
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
 
-def render(headers: Sequence[str], rows: Sequence[Sequence[object]], *, max_width: int = 60) -> str:
-    """Columns padded to their widest cell; cells longer than `max_width` are cut with `…`."""
-    cells = [[_cut(str(value), max_width) for value in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = [
-        "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
-        "  ".join("-" * w for w in widths),
-    ]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    return "\n".join(lines)
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+UNBOUNDED = 100_000
+"""The width of a table printed into a pipe: no cell is cut for lack of room."""
 
 
-def progress_bar(done: int, total: int, *, width: int = 30) -> str:
-    filled = width if total == 0 else min(width, width * done // total)
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+def render(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    max_width: int = 60,
+    stream: TextIO | None = None,
+) -> str:
+    """A table: a header, a rule under it, a row per line; cells cut at `max_width`.
+
+    Fits the terminal when `stream` (stdout by default) is one.
+    """
+    out = stream or sys.stdout
+    width = shutil.get_terminal_size().columns if out.isatty() else UNBOUNDED
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    for header in headers:
+        table.add_column(
+            header, min_width=len(header), max_width=max_width, no_wrap=True, overflow="ellipsis"
+        )
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=out.isatty(), no_color=not out.isatty()).print(
+        table
+    )
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")
 
 
-def progress_line(what: str, stream: TextIO | None = None) -> Callable[[int], None]:
-    """A callback that keeps one line of a terminal up to date: `12000 events read`.
+@contextmanager
+def progress(
+    what: str, *, total: int | None = None, stream: TextIO | None = None
+) -> Iterator[Callable[[int], None]]:
+    """A callback for how many of `total` are done (`total` None: a count, no bar).
 
-    Silent when the output is not a terminal, so logs and pipes stay clean.
+    Draws on `stream` (stderr by default) only when it is a terminal.
     """
     out = stream or sys.stderr
-
-    def show(done: int) -> None:
-        if out.isatty():
-            out.write(f"\r{done} {what}")
-            out.flush()
-
-    return show
+    if not out.isatty():
+        yield lambda done: None
+        return
+    columns: list[ProgressColumn] = [TextColumn("{task.description}")]
+    if total is None:
+        columns += [TextColumn("{task.completed}"), TimeElapsedColumn()]
+    else:
+        columns += [BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=Console(file=out), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda done: bar.update(task, completed=done)

@@ -1,0 +1,95 @@
+"""Tables and progress: fitted and live on a terminal, plain and quiet in a pipe."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import re
+import select
+import time
+
+import pytest
+
+from ops.terminal import progress, render
+
+ROWS = [("categories", "inline", "1-2"), ("order_timeline", "projector", "x" * 80)]
+
+
+class Terminal:
+    """A pseudo-terminal 40 columns wide: `stream` writes to it, `read` what arrived."""
+
+    def __init__(self) -> None:
+        self._main, child = pty.openpty()
+        self.stream = os.fdopen(child, "w", encoding="utf-8")
+
+    def read(self) -> str:
+        self.stream.flush()
+        chunks = []
+        deadline = time.monotonic() + 0.5  # a live display keeps drawing: read for a while
+        while time.monotonic() < deadline and select.select([self._main], [], [], 0.1)[0]:
+            chunks.append(os.read(self._main, 65536))
+        return _visible(b"".join(chunks).decode())
+
+    def close(self) -> None:
+        self.stream.close()
+        os.close(self._main)
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    opened = Terminal()
+    yield opened
+    opened.close()
+
+
+def test_in_a_pipe_a_table_is_plain_and_whole():
+    pipe = io.StringIO()
+    lines = render(("projection", "runs", "position"), ROWS, max_width=100, stream=pipe).split("\n")
+    assert lines[0].split() == ["projection", "runs", "position"]
+    assert set(lines[1].replace(" ", "")) == {"─"}
+    assert lines[2].split() == ["categories", "inline", "1-2"]
+    assert lines[3].split() == ["order_timeline", "projector", "x" * 80]
+    assert "\x1b[" not in "\n".join(lines)  # no colour codes
+
+
+def test_long_cells_are_cut_at_their_width():
+    table = render(("projection", "runs", "position"), ROWS, stream=io.StringIO())
+    assert table.splitlines()[3].split()[-1] == "x" * 59 + "…"
+
+
+def test_on_a_terminal_a_table_fits_its_width(terminal):
+    table = _visible(render(("projection", "runs", "position"), ROWS, stream=terminal.stream))
+    assert max(len(line) for line in table.splitlines()) <= 40
+    assert "projection" in table and "order_tim" in table and "…" in table
+
+
+def test_in_a_pipe_progress_draws_nothing():
+    pipe = io.StringIO()
+    with progress("rebuilding orders", total=10, stream=pipe) as show:
+        for done in range(11):
+            show(done)
+    assert pipe.getvalue() == ""
+
+
+def test_on_a_terminal_progress_shows_the_work_its_count_and_the_time_left(terminal):
+    with progress("rebuilding", total=10, stream=terminal.stream) as show:
+        show(4)
+        time.sleep(0.3)  # Rich redraws ten times a second
+        drawn = terminal.read()
+    assert "rebuilding" in drawn and "4/10" in drawn and "40%" in drawn
+    assert re.search(r"\d+:\d\d:\d\d|-:--:--", drawn)  # the time left
+
+
+def test_a_count_without_a_total_shows_how_many_so_far(terminal):
+    with progress("events read", stream=terminal.stream) as show:
+        show(12000)
+        time.sleep(0.3)
+        drawn = terminal.read()
+    assert "events read" in drawn and "12000" in drawn
+
+
+def _visible(text: str) -> str:
+    """The text without its terminal escape codes."""
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
