@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from bench import processes, report, snapshots, soak, storage, system
+from bench import processes, progress, report, snapshots, soak, storage, system
 from bench.harness import Result
 from database import create_engine, migrate
 from devstack.servers import (
@@ -116,6 +116,11 @@ async def payment_provider() -> AsyncIterator[str]:
 
 
 async def run(groups: list[str], *, quick: bool) -> list[Result]:
+    with progress.showing(len(groups)) as display:
+        return await _run(groups, quick=quick, display=display)
+
+
+async def _run(groups: list[str], *, quick: bool, display: progress.Display) -> list[Result]:
     repeat = 1 if quick else 3
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -131,15 +136,23 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
             target = storage.Storage(url, engine, store, pool)
             try:
                 if "append" in groups:
-                    results += await storage.append_benchmarks(target, quick=quick, repeat=repeat)
+                    with display.group("append"):
+                        results += await storage.append_benchmarks(
+                            target, quick=quick, repeat=repeat
+                        )
                 if "read" in groups:
-                    results += await storage.read_benchmarks(target, quick=quick, repeat=repeat)
+                    with display.group("read"):
+                        results += await storage.read_benchmarks(target, quick=quick, repeat=repeat)
                 if "follower" in groups:
-                    results += await storage.follower_benchmark(target, quick=quick, repeat=repeat)
+                    with display.group("follower"):
+                        results += await storage.follower_benchmark(
+                            target, quick=quick, repeat=repeat
+                        )
                 if "snapshot" in groups:
-                    results += await snapshots.snapshot_benchmark(
-                        target, quick=quick, repeat=repeat
-                    )
+                    with display.group("snapshot"):
+                        results += await snapshots.snapshot_benchmark(
+                            target, quick=quick, repeat=repeat
+                        )
             finally:
                 # Closed before the system starts: their connections would count
                 # against the server's max_connections beside the system's own.
@@ -149,19 +162,25 @@ async def run(groups: list[str], *, quick: bool) -> list[Result]:
                 system_url = await fresh_database(server)
                 async with system.running_system(system_url, client, psp) as running:
                     if "saga" in groups:
-                        results += await system.saga_benchmark(running, quick=quick, repeat=repeat)
+                        with display.group("saga"):
+                            results += await system.saga_benchmark(
+                                running, quick=quick, repeat=repeat
+                            )
                     if "command" in groups:
-                        results += await system.command_benchmark(
-                            running, quick=quick, repeat=repeat
-                        )
+                        with display.group("command"):
+                            results += await system.command_benchmark(
+                                running, quick=quick, repeat=repeat
+                            )
                     if "graphql" in groups:
-                        results += await system.graphql_read_benchmark(
-                            running, quick=quick, repeat=repeat
-                        )
+                        with display.group("graphql"):
+                            results += await system.graphql_read_benchmark(
+                                running, quick=quick, repeat=repeat
+                            )
             if "processes" in groups:
-                results += await processes.saga_processes_benchmark(
-                    await fresh_database(server), client, psp, quick=quick, repeat=repeat
-                )
+                with display.group("processes"):
+                    results += await processes.saga_processes_benchmark(
+                        await fresh_database(server), client, psp, quick=quick, repeat=repeat
+                    )
     return results
 
 

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from bench.baseline_workflows import FourActivities
 from bench.harness import Result, per_second
+from bench.progress import repetitions
 from bench.soak import CREATE_ORDER, shop_processes, stocked_catalog
 from devstack.servers import terminate
 
@@ -61,7 +62,7 @@ async def saga_processes_benchmark(
                 await per_second(10, 10, lambda _: order())
                 await per_second(10, 10, lambda _: bare())
                 ours, baseline = [], []
-                for _ in range(repeat):
+                for _ in repetitions(f"{orders} orders", repeat):
                     ours.append(await per_second(orders, CONCURRENCY, lambda _: order()))
                     baseline.append(await per_second(orders, CONCURRENCY, lambda _: bare()))
     finally:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from activities.unit_of_work import UnitOfWork, run_in_unit_of_work
 from bench.harness import Result, percentile
+from bench.progress import repetitions
 from bench.storage import Storage
 from domain.inventory import (
     ReserveStock,
@@ -108,7 +109,7 @@ async def snapshot_benchmark(storage: Storage, *, quick: bool, repeat: int) -> l
     }
     await _reservations(storage, products, 5)  # warm-up; writes the long stream's snapshot
     long_p50, short_p50, long_p99 = [], [], []
-    for _ in range(repeat):
+    for _ in repetitions(f"{samples} reservations", repeat):
         latencies = await _reservations(storage, products, samples)
         long_p50.append(statistics.median(latencies[LONG]))
         long_p99.append(percentile(latencies[LONG], 0.99))

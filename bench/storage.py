@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import Result, per_second, percentile
+from bench.progress import repetitions
 from domain.catalog import ProductCreated
 from domain.registry import ALL_EVENTS
 from eventstore import EventMetadata, EventRegistry
@@ -176,7 +177,7 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
         await per_second(20, writers, await _ours_append(storage, 20, 1))  # warm-up
         await per_second(20, writers, bare_one)
         ours, bare, peer = [], [], []
-        for _ in range(repeat):
+        for _ in repetitions(f"{writers} writer{'s' * (writers > 1)}", repeat):
             ours_one = await _ours_append(storage, commands, 1)
             ours.append(await per_second(commands, writers, ours_one))
             bare.append(await per_second(commands, writers, bare_one))
@@ -198,7 +199,7 @@ async def append_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> li
     batches = 10 if quick else 100
     bare_batch = await _bare_append(storage, batches, 100)
     ours, bare, peer = [], [], []
-    for _ in range(repeat):
+    for _ in repetitions("100 events/command", repeat):
         ours_batch = await _ours_append(storage, batches, 100)
         ours.append(100 * await per_second(batches, 1, ours_batch))
         bare.append(100 * await per_second(batches, 1, bare_batch))
@@ -322,7 +323,7 @@ async def read_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> list
     await _ours_read(storage)  # warm-up
     ours, bare, peer, rebuilds = [], [], [], []
     total = 0
-    for _ in range(repeat):
+    for _ in repetitions(f"catch-up read and rebuild of {count:,} events", repeat):
         total, rate = await _ours_read(storage)
         ours.append(rate)
         bare.append(await _bare_read(storage))
@@ -363,7 +364,7 @@ async def read_benchmarks(storage: Storage, *, quick: bool, repeat: int) -> list
 async def follower_benchmark(storage: Storage, *, quick: bool, repeat: int) -> list[Result]:
     samples = 50 if quick else 500
     ours_p50, ours_p99, bare_p50 = [], [], []
-    for _ in range(repeat):
+    for _ in repetitions(f"{samples} commits", repeat):
         latencies = await _follower_latencies(storage, samples)
         ours_p50.append(statistics.median(latencies))
         ours_p99.append(percentile(latencies, 0.99))

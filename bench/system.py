@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 import bootstrap
 from bench.baseline_workflows import FourActivities, OneLocalActivity, noop
 from bench.harness import Result, per_second, percentile
+from bench.progress import repetitions
 from devstack.issuer import DevIssuer
 from devstack.servers import with_user
 from settings import Settings
@@ -163,7 +164,7 @@ async def saga_benchmark(system: System, *, quick: bool, repeat: int) -> list[Re
         await per_second(10, 10, lambda _: order())
         await per_second(10, 10, lambda _: bare())
         ours, baseline = [], []
-        for _ in range(repeat):
+        for _ in repetitions(f"{orders} orders", repeat):
             ours.append(await per_second(orders, concurrency, lambda _: order()))
             baseline.append(await per_second(orders, concurrency, lambda _: bare()))
     return [
@@ -213,7 +214,7 @@ async def command_benchmark(system: System, *, quick: bool, repeat: int) -> list
         await _latencies(10, create_category)
         await _latencies(10, bare)
         ours, ours_p99, baseline, baseline_p99 = [], [], [], []
-        for _ in range(repeat):
+        for _ in repetitions(f"{count} commands", repeat):
             samples = await _latencies(count, create_category)
             ours.append(statistics.median(samples))
             ours_p99.append(percentile(samples, 0.99))
@@ -265,7 +266,7 @@ async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) ->
     await per_second(50, 8, lambda _: ours_one())
     await per_second(50, 8, lambda _: plain_one())
     ours, cached, baseline = [], [], []
-    for _ in range(repeat):
+    for _ in repetitions(f"{requests} requests", repeat):
         system.app.state.services = uncached
         ours.append(await per_second(requests, 8, lambda _: ours_one()))
         system.app.state.services = services

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import io
-import os
-import pty
 import re
-import select
 import time
 
 import pytest
 
 from ops.terminal import progress, render
+from tests.pseudo_terminal import Terminal, visible
 
 ROWS = [("categories", "inline", "1-2"), ("order_timeline", "projector", "x" * 80)]
-
-
-class Terminal:
-    """A pseudo-terminal 40 columns wide: `stream` writes to it, `read` what arrived."""
-
-    def __init__(self) -> None:
-        self._main, child = pty.openpty()
-        self.stream = os.fdopen(child, "w", encoding="utf-8")
-
-    def read(self) -> str:
-        self.stream.flush()
-        chunks = []
-        deadline = time.monotonic() + 0.5  # a live display keeps drawing: read for a while
-        while time.monotonic() < deadline and select.select([self._main], [], [], 0.1)[0]:
-            chunks.append(os.read(self._main, 65536))
-        return _visible(b"".join(chunks).decode())
-
-    def close(self) -> None:
-        self.stream.close()
-        os.close(self._main)
 
 
 @pytest.fixture
@@ -60,7 +38,7 @@ def test_long_cells_are_cut_at_their_width():
 
 
 def test_on_a_terminal_a_table_fits_its_width(terminal):
-    table = _visible(render(("projection", "runs", "position"), ROWS, stream=terminal.stream))
+    table = visible(render(("projection", "runs", "position"), ROWS, stream=terminal.stream))
     assert max(len(line) for line in table.splitlines()) <= 40
     assert "projection" in table and "order_tim" in table and "…" in table
 
@@ -88,8 +66,3 @@ def test_a_count_without_a_total_shows_how_many_so_far(terminal):
         time.sleep(0.3)
         drawn = terminal.read()
     assert "events read" in drawn and "12000" in drawn
-
-
-def _visible(text: str) -> str:
-    """The text without its terminal escape codes."""
-    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
