@@ -246,10 +246,17 @@ async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_pat
     assert line.startswith(f"shop {args[0]}: ") and says in line
 
 
-async def test_shop_says_its_version():
+async def test_shop_says_its_version_from_the_console_script_in_the_venv():
+    """`shop` is on the PATH of an activated .venv (pyproject's [project.scripts])."""
     project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
-    code, output = await shop(dict(os.environ), "--version")
-    assert code == 0 and output.strip() == f"shop {project['project']['version']}"
+    script = Path(sys.executable).parent / "shop"
+    assert script.is_file(), "the package is installed without its console script"
+    process = await asyncio.create_subprocess_exec(
+        script, "--version", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    assert output.decode().strip() == f"shop {project['project']['version']}"
 
 
 async def test_the_payment_simulator_keeps_its_books_across_a_restart(tmp_path):
