@@ -148,3 +148,22 @@ def test_one_dev_per_data_directory_and_none_outlives_a_killed_one(dev_env, repo
     again, banner = start_dev(dev_env, repo_root)
     assert "restarting" not in banner
     stop_dev(again)
+
+
+def test_a_child_that_keeps_failing_at_start_is_given_up_with_one_line(monkeypatch, capsys):
+    """Restarted with a growing pause (2, 4, 8, 16 s), then everything stops, saying why."""
+    from devstack import launcher
+
+    pauses: list[float] = []
+    monkeypatch.setattr(launcher.time, "sleep", pauses.append)
+    monkeypatch.setattr(launcher, "_spawn", lambda name, env: subprocess.Popen(["false"]))
+    with pytest.raises(SystemExit) as stopped:
+        launcher._supervise({"worker": subprocess.Popen(["false"])}, {})
+
+    assert str(stopped.value) == (
+        f"shop worker failed {launcher.MAX_FAILED_STARTS} times in a row at start (exit code 1);"
+        " its output above says why. Stopping everything."
+    )
+    assert [pause for pause in pauses if pause != 0.5] == [2.0, 4.0, 8.0, 16.0]
+    restarts = capsys.readouterr().err.splitlines()
+    assert restarts == [f"worker exited with 1; restarting it in {s}s" for s in (2, 4, 8, 16)]
