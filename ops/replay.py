@@ -42,7 +42,14 @@ def load_workflow_class(spec: str) -> type:
 
 def history_from_file(path: Path) -> WorkflowHistory:
     """A history exported from the Temporal UI or CLI (`temporal workflow show --output json`)."""
-    return WorkflowHistory.from_json(path.stem, path.read_text())
+    text = path.read_text(errors="replace")
+    try:
+        return WorkflowHistory.from_json(path.stem, text)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RuntimeError(
+            f"{path} is not a workflow history exported from Temporal ({first})"
+        ) from None
 
 
 async def fetch_history(client: Client, workflow_id: str) -> WorkflowHistory:

@@ -234,12 +234,28 @@ def test_operator_commands_find_a_running_dev_stack(tmp_path):
     [
         (["orders", "inspect", "o-1"], "DATABASE_URL is not set: start ./dev"),
         (["replay", "/no/such/history.json"], "no such file: /no/such/history.json"),
+        (["replay", "{tmp}/not-a-history.json"], "not-a-history.json is not a workflow history"),
+        (["replay", "order-1"], "127.0.0.1:1"),
+        (["replay", "--running"], "127.0.0.1:1"),
+        (["events", "show", "order-1"], "cannot reach a server"),
     ],
-    ids=["nothing running", "a missing file"],
+    ids=[
+        "nothing running",
+        "a missing file",
+        "a file that is no history",
+        "Temporal unreachable",
+        "Temporal unreachable, every saga",
+        "PostgreSQL unreachable",
+    ],
 )
 async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_path, args, says):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TEMPORAL_"))}
     env["DATA_DIR"] = str(tmp_path)  # no ./dev runs there
+    env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing listens there
+    if args[0] == "events":
+        env["DATABASE_URL"] = "postgresql://shop@127.0.0.1:1/shop"
+    (tmp_path / "not-a-history.json").write_text('{"events": "no"}\x00')
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     code, output = await shop(env, *args)
     assert code == 2
     [line] = output.strip().splitlines()
