@@ -192,6 +192,7 @@ def _orders(settings: Settings, args: argparse.Namespace) -> None:
 
 def _replay(settings: Settings, args: argparse.Namespace) -> None:
     from ops import replay
+    from ops.terminal import progress
 
     workflows = [replay.load_workflow_class(spec) for spec in args.workflow] or None
     if (args.source is None) == (args.running is None):
@@ -212,10 +213,12 @@ def _replay(settings: Settings, args: argparse.Namespace) -> None:
 
         histories = replay.running_histories(await temporal_client(settings), query)
         outcomes = []
-        async for outcome in replay.replay_all(histories, workflows=workflows):
-            if outcome.failure is not None:
-                print(outcome.report())
-            outcomes.append(outcome)
+        with progress("workflows replayed") as show:
+            async for outcome in replay.replay_all(histories, workflows=workflows):
+                if outcome.failure is not None:
+                    print(outcome.report())
+                outcomes.append(outcome)
+                show(len(outcomes))
         return outcomes
 
     if args.source is not None:
