@@ -46,6 +46,7 @@ from psp.simulator import create_simulator
 from settings import Settings
 from tenancy import APP_ROLE
 from tests.events.recording import record_examples
+from tests.pseudo_terminal import Terminal
 from worker import running_worker
 
 
@@ -341,3 +342,12 @@ async def empty_system(
     async with running_system(settings, temporal_env) as system:
         yield system
     await drop_database(embedded_postgres.url(), make_url(url).database or "")
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
+    """A pseudo-terminal 100 columns wide (a test may set COLUMNS narrower)."""
+    monkeypatch.setenv("COLUMNS", "100")
+    opened = Terminal()
+    yield opened
+    opened.close()

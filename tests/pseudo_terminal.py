@@ -16,13 +16,15 @@ class Terminal:
         self._main, child = pty.openpty()
         self.stream = os.fdopen(child, "w", encoding="utf-8")
 
-    def read(self) -> str:
+    def read(self, until: str, within: float = 10.0) -> str:
+        """What was drawn, once `until` shows in it (a live display draws on a timer)."""
         self.stream.flush()
-        chunks = []
-        deadline = time.monotonic() + 0.5  # a live display keeps drawing: read for a while
-        while time.monotonic() < deadline and select.select([self._main], [], [], 0.1)[0]:
-            chunks.append(os.read(self._main, 65536))
-        return visible(b"".join(chunks).decode())
+        drawn = ""
+        deadline = time.monotonic() + within
+        while until not in drawn and time.monotonic() < deadline:
+            if select.select([self._main], [], [], 0.1)[0]:
+                drawn += visible(os.read(self._main, 65536).decode(errors="replace"))
+        return drawn
 
     def close(self) -> None:
         self.stream.close()

@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import io
-import time
-
-import pytest
 
 from bench import progress
-from tests.pseudo_terminal import Terminal
-
-
-@pytest.fixture
-def terminal(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "100")
-    opened = Terminal()
-    yield opened
-    opened.close()
 
 
 def test_in_a_log_each_repetition_is_a_line():
@@ -41,8 +29,7 @@ def test_on_a_terminal_the_workload_its_repetition_and_the_time_left_are_drawn(t
             pass
         with display.group("saga"):
             next(progress.repetitions("50 orders", 3))
-            time.sleep(0.3)
-            drawn = terminal.read()
+            drawn = terminal.read(until="repetition 1/3")
     assert "saga: 50 orders, repetition 1/3" in drawn
     assert "1/3" in drawn and "left" in drawn
 

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-import time
-
-import pytest
 
 from ops.terminal import progress, render
-from tests.pseudo_terminal import Terminal, visible
+from tests.pseudo_terminal import visible
 
 ROWS = [("categories", "inline", "1-2"), ("order_timeline", "projector", "x" * 80)]
-
-
-@pytest.fixture
-def terminal(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "40")
-    opened = Terminal()
-    yield opened
-    opened.close()
 
 
 def test_in_a_pipe_a_table_is_plain_and_whole():
@@ -37,7 +26,8 @@ def test_long_cells_are_cut_at_their_width():
     assert table.splitlines()[3].split()[-1] == "x" * 59 + "…"
 
 
-def test_on_a_terminal_a_table_fits_its_width(terminal):
+def test_on_a_terminal_a_table_fits_its_width(terminal, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
     table = visible(render(("projection", "runs", "position"), ROWS, stream=terminal.stream))
     assert max(len(line) for line in table.splitlines()) <= 40
     assert "projection" in table and "order_tim" in table and "…" in table
@@ -54,8 +44,7 @@ def test_in_a_pipe_progress_draws_nothing():
 def test_on_a_terminal_progress_shows_the_work_its_count_and_the_time_left(terminal):
     with progress("rebuilding", total=10, stream=terminal.stream) as show:
         show(4)
-        time.sleep(0.3)  # Rich redraws ten times a second
-        drawn = terminal.read()
+        drawn = terminal.read(until="4/10")
     assert "rebuilding" in drawn and "4/10" in drawn and "40%" in drawn
     assert re.search(r"\d+:\d\d:\d\d|-:--:--", drawn)  # the time left
 
@@ -63,6 +52,5 @@ def test_on_a_terminal_progress_shows_the_work_its_count_and_the_time_left(termi
 def test_a_count_without_a_total_shows_how_many_so_far(terminal):
     with progress("events read", stream=terminal.stream) as show:
         show(12000)
-        time.sleep(0.3)
-        drawn = terminal.read()
+        drawn = terminal.read(until="12000")
     assert "events read" in drawn and "12000" in drawn
