@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -270,8 +272,9 @@ def _audit(settings: Settings, args: argparse.Namespace) -> None:
         finally:
             await engine.dispose()
 
-    with progress("replaying the log: events read") as show:
-        report = asyncio.run(run(None if args.json else show))
+    shown = nullcontext(None) if args.json else progress("replaying the log: events read")
+    with shown as show:
+        report = asyncio.run(run(show))
     print(report.as_json() if args.json else report.as_text())
     if not report.ok:
         raise SystemExit(1)
@@ -399,31 +402,21 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+SERVERS = {"api": _api, "worker": _worker, "projector": _projector, "psp": _psp}
+"""Long-running processes: what stops one goes to its log, traceback included, for
+whoever debugs it. Every other command answers an operator in one line."""
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    settings = Settings()
-    if args.command in OPERATOR_COMMANDS:
-        settings = _beside_running_dev(settings)
-    from observability.logs import configure_logging
-    from observability.tracing import configure_tracing
-
-    configure_logging(log_format=settings.log_format, level=settings.log_level)
-    configure_tracing(
-        f"{settings.service_name}-{args.command}",
-        otlp_endpoint=settings.otel_exporter_otlp_endpoint,
-    )
-    simple = {
-        "dev": _dev,
-        "api": _api,
-        "worker": _worker,
-        "projector": _projector,
-        "psp": _psp,
-        "migrate": _migrate,
-    }
-    if args.command in simple:
-        simple[args.command](settings)
+    if args.command in SERVERS:
+        settings = Settings()
+        _configure(settings, args.command)
+        SERVERS[args.command](settings)
         return
-    command = {
+    commands: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
+        "dev": lambda settings, _: _dev(settings),
+        "migrate": lambda settings, _: _migrate(settings),
         "events": _events,
         "projections": _projections,
         "orders": _orders,
@@ -431,20 +424,51 @@ def main(argv: list[str] | None = None) -> None:
         "audit": _audit,
         "token": _token,
         "schema": _schema,
-    }[args.command]
+    }
     try:
-        command(settings, args)
-    except (SystemExit, KeyboardInterrupt):
+        settings = Settings()
+        if args.command in OPERATOR_COMMANDS:
+            settings = _beside_running_dev(settings)
+        _configure(settings, args.command)
+        commands[args.command](settings, args)
+    except SystemExit:
         raise
+    except KeyboardInterrupt:
+        print(f"shop {args.command}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        # The reader went away (`shop events tail | head`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
     except Exception as error:
         # An operator gets one line that says what is wrong, never a traceback.
         print(f"shop {args.command}: {_one_line(error)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
+def _configure(settings: Settings, command: str) -> None:
+    from observability.logs import configure_logging
+    from observability.tracing import configure_tracing
+
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    configure_tracing(
+        f"{settings.service_name}-{command}", otlp_endpoint=settings.otel_exporter_otlp_endpoint
+    )
+
+
 def _one_line(error: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):  # a setting from the environment
+        return "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']).upper() or 'a setting'}: "
+            f"{problem['msg']}"
+            for problem in error.errors()
+        )
     if isinstance(error, FileNotFoundError):
         return f"no such file: {error.filename}"
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
     if isinstance(error, OSError | ConnectionError):
         return f"cannot reach a server: {error} (is ./dev, or the database, running?)"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""

@@ -102,6 +102,8 @@ def running_stack(data_dir: Path) -> dict[str, str]:
         found = json.loads((data_dir / STACK_FILE).read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(found, dict):
+        return {}  # not ours, or damaged: as if none ran
     return {key: str(found[key]) for key in ADDRESSES if key in found}
 
 

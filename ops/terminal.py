@@ -1,9 +1,9 @@
 """Tables and progress for the terminal, drawn by Rich.
 
 On a terminal: tables fit its width (long cells end in `…`), and progress is
-a live bar with its rate and time left. In a pipe or a log: tables are plain
-text at their natural width, and progress draws nothing, so the output stays
-clean for `grep` and `jq`.
+live, with its rate, and the time left where the total is known. In a pipe or
+a log: tables are plain text with every cell whole, and progress draws
+nothing, so the output stays clean for `grep` and `jq`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,14 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 UNBOUNDED = 100_000
 """The width of a table printed into a pipe: no cell is cut for lack of room."""
@@ -40,24 +42,43 @@ def render(
     max_width: int = 60,
     stream: TextIO | None = None,
 ) -> str:
-    """A table: a header, a rule under it, a row per line; cells cut at `max_width`.
+    """A table: a header, a rule under it, a row per line.
 
-    Fits the terminal when `stream` (stdout by default) is one.
+    On a terminal (`stream`, stdout by default), it fits the width, cells cut at
+    `max_width`; elsewhere every cell is whole. Cells are text as it is: never
+    read as Rich markup or emoji codes (a stored event may hold anything).
     """
     out = stream or sys.stdout
-    width = shutil.get_terminal_size().columns if out.isatty() else UNBOUNDED
+    on_terminal = out.isatty()
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     for header in headers:
         table.add_column(
-            header, min_width=len(header), max_width=max_width, no_wrap=True, overflow="ellipsis"
+            header,
+            min_width=len(header),
+            max_width=max_width if on_terminal else None,
+            no_wrap=True,
+            overflow="ellipsis",
         )
     for row in rows:
-        table.add_row(*(str(value) for value in row))
+        table.add_row(*(Text(str(value)) for value in row))
     buffer = io.StringIO()
-    Console(file=buffer, width=width, force_terminal=out.isatty(), no_color=not out.isatty()).print(
-        table
-    )
+    Console(
+        file=buffer,
+        width=shutil.get_terminal_size().columns if on_terminal else UNBOUNDED,
+        force_terminal=on_terminal,
+        no_color=not on_terminal,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    ).print(table)
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")
+
+
+class RateColumn(ProgressColumn):
+    """How many a second, once Rich has measured it."""
+
+    def render(self, task: Task) -> Text:
+        return Text("" if task.speed is None else f"{task.speed:,.0f}/s")
 
 
 @contextmanager
@@ -74,9 +95,19 @@ def progress(
         return
     columns: list[ProgressColumn] = [TextColumn("{task.description}")]
     if total is None:
-        columns += [TextColumn("{task.completed}"), TimeElapsedColumn()]
+        columns += [TextColumn("{task.completed}"), RateColumn(), TimeElapsedColumn()]
     else:
-        columns += [BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=Console(file=out), transient=True) as bar:
+        columns += [
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            RateColumn(),
+            TimeRemainingColumn(),
+        ]
+    console = Console(file=out)
+    # What the command prints meanwhile stays on its own stream (a report piped to a file).
+    with Progress(
+        *columns, console=console, transient=True, redirect_stdout=False, redirect_stderr=False
+    ) as bar:
         task = bar.add_task(what, total=total)
         yield lambda done: bar.update(task, completed=done)

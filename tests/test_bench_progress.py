@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from bench import progress
 
@@ -31,7 +32,8 @@ def test_on_a_terminal_the_workload_its_repetition_and_the_time_left_are_drawn(t
             next(progress.repetitions("50 orders", 3))
             drawn = terminal.read(until="repetition 1/3")
     assert "saga: 50 orders, repetition 1/3" in drawn
-    assert "1/3" in drawn and "left" in drawn
+    # One of three groups done, the time taken, and the time left.
+    assert re.search(r"1/3\s+\d+:\d\d:\d\d\s+left\s+(-:--:--|\d+:\d\d:\d\d)", drawn), drawn
 
 
 def test_without_a_run_shown_repetitions_are_a_range():

@@ -229,34 +229,53 @@ def test_operator_commands_find_a_running_dev_stack(tmp_path):
     assert found.temporal_address == "elsewhere:7233"  # what the environment says wins
 
 
+UNREACHABLE_DATABASE = {"DATABASE_URL": "postgresql://shop@127.0.0.1:1/shop"}
+
+
 @pytest.mark.parametrize(
-    ("args", "says"),
+    ("args", "env", "says"),
     [
-        (["orders", "inspect", "o-1"], "DATABASE_URL is not set: start ./dev"),
-        (["replay", "/no/such/history.json"], "no such file: /no/such/history.json"),
-        (["replay", "{tmp}/not-a-history.json"], "not-a-history.json is not a workflow history"),
-        (["replay", "order-1"], "127.0.0.1:1"),
-        (["replay", "--running"], "127.0.0.1:1"),
-        (["events", "show", "order-1"], "cannot reach a server"),
+        (["orders", "inspect", "o-1"], {}, "DATABASE_URL is not set: start ./dev"),
+        (["migrate"], {}, "DATABASE_URL is not set: start ./dev"),
+        (["replay", "/no/such/history.json"], {}, "no such file: /no/such/history.json"),
+        (
+            ["replay", "{tmp}/not-a-history.json"],
+            {},
+            "not-a-history.json is not a workflow history",
+        ),
+        (["replay", "{tmp}/a-folder.json"], {}, "a-folder.json: Is a directory"),
+        (["replay", "order-1"], {}, "127.0.0.1:1"),
+        (["replay", "--running"], {}, "127.0.0.1:1"),
+        (["events", "show", "order-1"], UNREACHABLE_DATABASE, "cannot reach a server"),
+        (["events", "show", "order-1"], {"API_PORT": "abc"}, "API_PORT: Input should be"),
+        (["events", "show", "order-1"], {"stack.json": "5"}, "DATABASE_URL is not set"),
     ],
     ids=[
         "nothing running",
+        "nothing to migrate",
         "a missing file",
         "a file that is no history",
+        "a directory",
         "Temporal unreachable",
         "Temporal unreachable, every saga",
         "PostgreSQL unreachable",
+        "a setting that is no number",
+        "a damaged stack file",
     ],
 )
-async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_path, args, says):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TEMPORAL_"))}
-    env["DATA_DIR"] = str(tmp_path)  # no ./dev runs there
-    env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing listens there
-    if args[0] == "events":
-        env["DATABASE_URL"] = "postgresql://shop@127.0.0.1:1/shop"
+async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_path, args, env, says):
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TEMPORAL_"))
+    }
+    environment["DATA_DIR"] = str(tmp_path)  # no ./dev runs there
+    environment["TEMPORAL_ADDRESS"] = "127.0.0.1:1"  # nothing listens there
+    if "stack.json" in env:
+        (tmp_path / "stack.json").write_text(env.pop("stack.json"))
+    environment.update(env)
     (tmp_path / "not-a-history.json").write_text('{"events": "no"}\x00')
+    (tmp_path / "a-folder.json").mkdir()
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
-    code, output = await shop(env, *args)
+    code, output = await shop(environment, *args)
     assert code == 2
     [line] = output.strip().splitlines()
     assert line.startswith(f"shop {args[0]}: ") and says in line
