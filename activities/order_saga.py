@@ -159,11 +159,8 @@ class SagaActivities(OrderSagaActivities):
         transactions that confirmed them.
         """
         order_id = call.order_id
-        stream_id = Order.stream_id(order_id)
 
         async def handle(uow: UnitOfWork) -> None:
-            if (await uow.load(Order, stream_id)).fraud_check is not None:
-                return
             confirmed = await uow.conn.scalar(
                 sa.select(sa.func.count())
                 .select_from(orders)
@@ -179,7 +176,9 @@ class SagaActivities(OrderSagaActivities):
             await _progress(uow, order_id, RecordFraudCheck(order_id=order_id, verdict=verdict))
 
         await self._record(call, handle)
-        verdict = (await self._read_back(call, Order, stream_id)).fraud_check
+        # Read back rather than trust this attempt: the handler does not run for a
+        # command recorded before, and a rolled-back attempt's verdict counts for nothing.
+        verdict = (await self._read_back(call, Order, Order.stream_id(order_id))).fraud_check
         if verdict is None:  # recorded above, so only a broken store gets here: retried
             raise RuntimeError(f"order {order_id} has no fraud check recorded")
         if not verdict.passed:

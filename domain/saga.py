@@ -77,13 +77,7 @@ FORWARD_STEPS: tuple[SagaStep, ...] = (
 )
 """The steps that move an order's state, in the order the saga takes them."""
 
-STEPS: tuple[SagaStep, ...] = (
-    SagaStep.RESERVE_STOCK,
-    SagaStep.CHECK_FRAUD,
-    SagaStep.PROCESS_PAYMENT,
-    SagaStep.ARRANGE_SHIPPING,
-    SagaStep.CONFIRM_ORDER,
-)
+STEPS: tuple[SagaStep, ...] = (FORWARD_STEPS[0], SagaStep.CHECK_FRAUD, *FORWARD_STEPS[1:])
 """Every step the saga takes, in order: the forward steps and the fraud check, which
 holds an order back but moves it nowhere (sagas started before it existed skip it)."""
 

@@ -66,25 +66,28 @@ def running_histories(client: Client, query: str = RUNNING_SAGAS) -> AsyncIterat
 
 
 async def replay(history: WorkflowHistory, *, workflows: list[type] | None = None) -> ReplayOutcome:
-    outcomes = [outcome async for outcome in replay_all(_one(history), workflows=workflows)]
-    return outcomes[0]
+    return await _replay_one(_replayer(workflows), history)
 
 
 async def replay_all(
     histories: AsyncIterator[WorkflowHistory], *, workflows: list[type] | None = None
 ) -> AsyncIterator[ReplayOutcome]:
     """Each history's outcome, as it is replayed."""
-    replayer = Replayer(
+    replayer = _replayer(workflows)
+    async for history in histories:
+        yield await _replay_one(replayer, history)
+
+
+def _replayer(workflows: list[type] | None) -> Replayer:
+    return Replayer(
         workflows=workflows or [OrderSaga, CommandWorkflow],
         data_converter=pydantic_data_converter,
     )
-    async for history in histories:
-        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
-        failure = None if result.replay_failure is None else str(result.replay_failure)
-        yield ReplayOutcome(
-            workflow_id=history.workflow_id, events=len(history.events), failure=failure
-        )
 
 
-async def _one(history: WorkflowHistory) -> AsyncIterator[WorkflowHistory]:
-    yield history
+async def _replay_one(replayer: Replayer, history: WorkflowHistory) -> ReplayOutcome:
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    failure = None if result.replay_failure is None else str(result.replay_failure)
+    return ReplayOutcome(
+        workflow_id=history.workflow_id, events=len(history.events), failure=failure
+    )
