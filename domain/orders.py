@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from domain.errors import Conflict, NotFound
 from domain.fraud import FraudVerdict
 from domain.messages import SHOP_CURRENCY, Command, Currency, DomainEvent, EntityId, Yen
-from domain.saga import FINAL_STATES, FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
+from domain.saga import (
+    FORWARD_STEPS,
+    Compensation,
+    OrderState,
+    SagaProgress,
+    SagaStep,
+    saga_view,
+)
 
 MAX_LINES = 100
 MAX_QUANTITY = 1000
@@ -183,21 +190,61 @@ STEP_RECORDED_BY: dict[type[DomainEvent], SagaStep] = {
 
 
 class OrderProgress(BaseModel):
-    """The `Order` aggregate's state: how far the saga has got with it."""
+    """The `Order` aggregate's state: what was ordered, and how far the saga has got with it."""
 
     model_config = ConfigDict(frozen=True)
 
     placed: bool = False
     items: tuple[OrderItem, ...] = ()
-    state: OrderState = OrderState.STARTED
     fraud_check: FraudVerdict | None = None
     """The fraud check's verdict, once recorded: a repeat of the check answers it again."""
-    compensating: bool = False
-    compensated: tuple[Compensation, ...] = ()
+    saga: SagaProgress = SagaProgress()
+
+    @property
+    def state(self) -> OrderState:
+        return self.saga.state
+
+    @property
+    def compensating(self) -> bool:
+        return self.saga.planned is not None
+
+    @property
+    def compensated(self) -> tuple[Compensation, ...]:
+        return self.saga.compensated
 
     @property
     def finished(self) -> bool:
-        return self.state in FINAL_STATES
+        return saga_view(self.saga).finished
+
+
+def saga_progress_after(progress: SagaProgress, event: DomainEvent) -> SagaProgress:
+    """The saga's progress once the order's stream holds `event`.
+
+    The aggregate and the orders read model both follow the stream through this,
+    and take their view of the saga from `saga_view`.
+    """
+    match event:
+        case OrderPlaced():
+            return SagaProgress()
+        case (
+            OrderStockReserved()
+            | OrderPaymentProcessed()
+            | OrderShippingArranged()
+            | OrderConfirmed()
+        ):
+            return progress.complete(STEP_RECORDED_BY[type(event)])
+        case OrderFraudChecked(passed=True):
+            return progress.complete(SagaStep.CHECK_FRAUD)
+        case OrderCompensationStarted(compensations=planned):
+            return progress.compensate(tuple(planned))
+        case OrderStepCompensated(compensation=compensation):
+            return progress.undo(compensation)
+        case OrderCancelled():
+            return progress.close(OrderState.CANCELLED)
+        case OrderFailed():
+            return progress.close(OrderState.FAILED)
+    # A refused fraud check moves nothing: the compensation that follows says what happened.
+    return progress
 
 
 class Order:
@@ -213,29 +260,14 @@ class Order:
 
     @staticmethod
     def evolve(state: OrderProgress, event: DomainEvent) -> OrderProgress:
+        saga = saga_progress_after(state.saga, event)
         match event:
             case OrderPlaced(items=items):
-                return OrderProgress(placed=True, items=tuple(items))
-            case OrderStockReserved():
-                return state.model_copy(update={"state": OrderState.STOCK_RESERVED})
-            case OrderPaymentProcessed():
-                return state.model_copy(update={"state": OrderState.PAYMENT_PROCESSED})
-            case OrderShippingArranged():
-                return state.model_copy(update={"state": OrderState.SHIPPING_ARRANGED})
-            case OrderConfirmed():
-                return state.model_copy(update={"state": OrderState.CONFIRMED})
+                return OrderProgress(placed=True, items=tuple(items), saga=saga)
             case OrderFraudChecked(passed=passed, reason=reason):
                 verdict = FraudVerdict(passed=passed, reason=reason)
-                return state.model_copy(update={"fraud_check": verdict})
-            case OrderCompensationStarted():
-                return state.model_copy(update={"compensating": True})
-            case OrderStepCompensated(compensation=compensation):
-                return state.model_copy(update={"compensated": (*state.compensated, compensation)})
-            case OrderCancelled():
-                return state.model_copy(update={"state": OrderState.CANCELLED})
-            case OrderFailed():
-                return state.model_copy(update={"state": OrderState.FAILED})
-        return state
+                return state.model_copy(update={"fraud_check": verdict, "saga": saga})
+        return state.model_copy(update={"saga": saga})
 
     @staticmethod
     def decide(
@@ -297,8 +329,7 @@ class Order:
 
 
 def _record_step(state: OrderProgress, command: RecordStep) -> list[DomainEvent]:
-    reached = [REACHES[step] for step in FORWARD_STEPS]
-    if state.state in reached and reached.index(state.state) >= FORWARD_STEPS.index(command.step):
+    if state.saga.has_done(command.step):
         return []  # recorded before: the activity ran again
     if state.compensating or state.finished:
         raise Conflict(f"order {command.order_id} is being cancelled", field="id")

@@ -10,29 +10,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.orders import (
     ORDER_EVENTS,
-    STEP_RECORDED_BY,
     OrderCancelled,
     OrderCompensationStarted,
-    OrderConfirmed,
     OrderEvent,
     OrderFailed,
-    OrderFraudChecked,
-    OrderPaymentProcessed,
     OrderPlaced,
-    OrderShippingArranged,
-    OrderStepCompensated,
-    OrderStockReserved,
+    saga_progress_after,
 )
 from domain.saga import (
-    COMPENSATING_STEP,
-    FORWARD_STEPS,
-    REACHES,
     Compensation,
     OrderState,
-    OrderStatus,
+    SagaProgress,
     SagaStatus,
     SagaStep,
-    step_after,
+    SagaView,
+    saga_view,
 )
 from eventstore import RecordedEvent
 from read_models.projection import Projection
@@ -41,76 +33,88 @@ from read_models.tables import order_items, order_updates, orders
 
 async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> None:
     event = recorded.event
+    if not isinstance(event, OrderEvent):
+        return
     at = recorded.recorded_at
-    values: dict[str, Any]
+    if isinstance(event, OrderPlaced):
+        await _insert_order(conn, event, recorded.version, at)
+        entry = _log_entry(recorded.version, saga_view(SagaProgress()), at)
+        await conn.execute(sa.insert(order_updates).values(order_id=event.order_id, **entry))
+        return
+    read = sa.select(*_PROGRESS_COLUMNS, orders.c.failure_reason)
+    row = (await conn.execute(read.where(orders.c.id == event.order_id))).mappings().one()
+    before = _progress(row)
+    after = saga_progress_after(before, event)
+    view = saga_view(after)
+    values: dict[str, Any] = {
+        "status": view.status,
+        "saga_state": view.state,
+        "saga_status": view.saga_status,
+        "current_step": view.current_step,
+        "compensations": [c.value for c in after.compensated],
+        "version": recorded.version,
+        "updated_at": at,
+    }
     match event:
-        case OrderPlaced():
-            await _insert_order(conn, event, recorded.version, at)
-            await _log_update(conn, event.order_id, recorded.version, at)
-            return
-        case (
-            OrderConfirmed()
-            | OrderStockReserved()
-            | OrderPaymentProcessed()
-            | OrderShippingArranged()
-        ):
-            step = STEP_RECORDED_BY[type(event)]
-            state, next_step = REACHES[step], step_after(step)
-            values = {"status": OrderStatus.of(state), "saga_state": state}
-            values["current_step"] = next_step
-            if next_step is None:
-                values.update(saga_status=SagaStatus.COMPLETED, completed_at=at)
-        case OrderFraudChecked(passed=passed):
-            # A refusal moves nothing: the compensation that follows says what happened.
-            values = {"current_step": step_after(SagaStep.CHECK_FRAUD)} if passed else {}
         case OrderCompensationStarted(reason=reason, compensations=planned):
-            values = {
-                "saga_status": SagaStatus.COMPENSATING,
-                "failure_reason": reason,
-                "planned_compensations": [c.value for c in planned],
-                "current_step": COMPENSATING_STEP[planned[0]] if planned else None,
-            }
-        case OrderStepCompensated(compensation=compensation):
-            values = await _after_compensation(conn, event.order_id, compensation)
+            values.update(failure_reason=reason, planned_compensations=[c.value for c in planned])
         case OrderCancelled(reason=reason):
-            values = {
-                "status": OrderStatus.CANCELLED,
-                "saga_state": OrderState.CANCELLED,
-                "saga_status": SagaStatus.COMPENSATED,
-                "current_step": None,
-                "completed_at": at,
-                "failure_reason": sa.func.coalesce(orders.c.failure_reason, reason),
-            }
+            # The reason compensation began with stays: it says why the order was cancelled.
+            values["failure_reason"] = row["failure_reason"] or reason
         case OrderFailed(reason=reason):
-            values = {
-                "status": OrderStatus.FAILED,
-                "saga_state": OrderState.FAILED,
-                "saga_status": SagaStatus.FAILED,
-                "current_step": None,
-                "completed_at": at,
-                "failure_reason": reason,
-            }
-        case _:
-            return
-    assert isinstance(event, OrderEvent)
-    order_id = event.order_id
-    values.update(version=recorded.version, updated_at=at)
-    await conn.execute(sa.update(orders).where(orders.c.id == order_id).values(**values))
-    await _log_update(conn, order_id, recorded.version, at)
+            values["failure_reason"] = reason
+    if view.finished and not saga_view(before).finished:
+        values["completed_at"] = at
+    # One statement for the row and its log entry: the update hands its id to the insert.
+    updated = (
+        sa.update(orders)
+        .where(orders.c.id == event.order_id)
+        .values(**values)
+        .returning(orders.c.id)
+        .cte("updated")
+    )
+    entry = _log_entry(recorded.version, view, at)
+    logged = [sa.literal(value, order_updates.c[name].type) for name, value in entry.items()]
+    await conn.execute(
+        sa.insert(order_updates).from_select(["order_id", *entry], sa.select(updated.c.id, *logged))
+    )
+
+
+_PROGRESS_COLUMNS = (
+    orders.c.saga_state,
+    orders.c.saga_status,
+    orders.c.current_step,
+    orders.c.planned_compensations,
+    orders.c.compensations,
+)
+"""What an order's row keeps of its saga's progress."""
+
+
+def _progress(row: sa.RowMapping) -> SagaProgress:
+    """The saga's progress as the order's row records it."""
+    running = row["saga_status"] == SagaStatus.RUNNING
+    step, planned = row["current_step"], row["planned_compensations"]
+    return SagaProgress(
+        state=OrderState(row["saga_state"]),
+        step=SagaStep(step) if running and step else None,
+        planned=None if running else tuple(Compensation(c) for c in planned),
+        compensated=tuple(Compensation(c) for c in row["compensations"]),
+    )
 
 
 async def _insert_order(
     conn: AsyncConnection, event: OrderPlaced, version: int, at: datetime
 ) -> None:
+    view = saga_view(SagaProgress())
     await conn.execute(
         sa.insert(orders).values(
             id=event.order_id,
             user_id=event.user_id,
-            status=OrderStatus.PENDING,
+            status=view.status,
             total_amount=event.total_amount,
-            saga_status=SagaStatus.RUNNING,
-            saga_state=OrderState.STARTED,
-            current_step=FORWARD_STEPS[0],
+            saga_status=view.saga_status,
+            saga_state=view.state,
+            current_step=view.current_step,
             version=version,
             started_at=at,
             updated_at=at,
@@ -133,38 +137,15 @@ async def _insert_order(
     )
 
 
-async def _after_compensation(
-    conn: AsyncConnection, order_id: str, compensation: Compensation
-) -> dict[str, Any]:
-    row = (
-        await conn.execute(
-            sa.select(orders.c.planned_compensations, orders.c.compensations).where(
-                orders.c.id == order_id
-            )
-        )
-    ).one()
-    done = [*row.compensations, compensation.value]
-    remaining = [Compensation(c) for c in row.planned_compensations if c not in done]
+def _log_entry(version: int, view: SagaView, at: datetime) -> dict[str, Any]:
+    """An entry of the order's update log, but for its order id: what subscribers are sent."""
     return {
-        "compensations": done,
-        "current_step": COMPENSATING_STEP[remaining[0]] if remaining else None,
+        "version": version,
+        "status": view.status,
+        "saga_status": view.saga_status,
+        "current_step": view.current_step,
+        "at": at,
     }
-
-
-async def _log_update(conn: AsyncConnection, order_id: str, version: int, at: datetime) -> None:
-    await conn.execute(
-        sa.insert(order_updates).from_select(
-            ["order_id", "version", "status", "saga_status", "current_step", "at"],
-            sa.select(
-                orders.c.id,
-                sa.literal(version),
-                orders.c.status,
-                orders.c.saga_status,
-                orders.c.current_step,
-                sa.literal(at),
-            ).where(orders.c.id == order_id),
-        )
-    )
 
 
 ORDERS = Projection(

@@ -30,15 +30,13 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from domain.saga import (
-        COMPENSATING_STEP,
-        COMPENSATION_OF,
-        REACHES,
         Compensation,
         OrderState,
         OrderStatus,
         Refusal,
-        SagaStatus,
+        SagaProgress,
         SagaStep,
+        saga_view,
     )
     from workflows.contracts import (
         CANCEL_UPDATE,
@@ -120,7 +118,8 @@ class OrderSaga:
     @workflow.init
     def __init__(self, saga: OrderSagaInput) -> None:
         self._saga = saga
-        self._snapshot = SagaSnapshot(order_id=saga.order.order_id)
+        self._progress = SagaProgress()
+        self._failure_reason: str | None = None
         self._placed = False
         self._finished = False
         self._cancel_reason: str | None = None
@@ -128,23 +127,18 @@ class OrderSaga:
     @workflow.run
     async def run(self, saga: OrderSagaInput) -> SagaSnapshot:
         await self._place_order()
-        compensations: list[Compensation] = []
         try:
             await self._reserve_stock()
-            compensations.append(Compensation.RELEASE_STOCK)
             if workflow.patched(FRAUD_CHECK):
                 await self._check_fraud()
             await self._process_payment()
-            compensations.append(Compensation.REFUND_PAYMENT)
             await self._arrange_shipping()
-            compensations.append(Compensation.CANCEL_SHIPMENT)
             await self._confirm_order()
         except StepNotDone as stopped:
-            if stopped.in_doubt and stopped.step in COMPENSATION_OF:
-                compensations.append(COMPENSATION_OF[stopped.step])
-            return await self._compensate(stopped.reason, compensations)
+            planned = self._progress.compensations_due(in_doubt=stopped.in_doubt)
+            return await self._compensate(stopped.reason, planned)
         _count("order_sagas_confirmed", "Order sagas that confirmed their order.")
-        return await self._finish(status=SagaStatus.COMPLETED)
+        return await self._finish()
 
     # The steps --------------------------------------------------------------
 
@@ -233,7 +227,7 @@ class OrderSaga:
         """
         if self._cancel_reason is not None:
             raise StepNotDone(step, self._cancel_reason, in_doubt=False)
-        self._update(current_step=step)
+        self._progress = self._progress.begin(step)
         attempt = _seconds(self._saga.timeouts.step_seconds)
         wait = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
         handle: workflow.ActivityHandle[StepResult]
@@ -267,44 +261,40 @@ class OrderSaga:
             # a cancellation) may have had an effect, so it is undone too.
             reason = self._cancel_reason or _describe(step, error)
             raise StepNotDone(step, reason, in_doubt=not _is_refusal(error)) from None
-        if step in REACHES:  # the fraud check holds an order back, and moves it nowhere
-            self._update(state=REACHES[step])
-            self._set_status(OrderStatus.of(REACHES[step]))
+        reached = self._progress.state
+        self._progress = self._progress.complete(step)
+        if self._progress.state is not reached:  # the fraud check moves an order nowhere
+            self._set_status(OrderStatus.of(self._progress.state))
 
     # Compensation -----------------------------------------------------------
 
-    async def _compensate(self, reason: str, compensations: list[Compensation]) -> SagaSnapshot:
-        """Undo in reverse; CANCELLED when all are done, FAILED (and raise) when one cannot be."""
-        planned = tuple(reversed(compensations))
-        self._update(
-            status=SagaStatus.COMPENSATING,
-            failure_reason=reason,
-            current_step=COMPENSATING_STEP[planned[0]] if planned else None,
-        )
+    async def _compensate(self, reason: str, planned: tuple[Compensation, ...]) -> SagaSnapshot:
+        """Undo `planned` in order; CANCELLED when all are done, FAILED (and raise) when one
+        cannot be."""
+        self._progress = self._progress.compensate(planned)
+        self._failure_reason = reason
         # A record of what is about to happen; the compensations matter more than it.
         await self._bookkeep(
             OrderSagaActivities.begin_compensation,
             BeginCompensationInput(**self._call(), reason=reason, compensations=planned),
         )
         for compensation in planned:
-            self._update(current_step=COMPENSATING_STEP[compensation])
             try:
                 await self._undo(compensation)
             except ActivityError as error:
                 await self._fail(f"{reason}; then {compensation} failed: {_cause(error)}", error)
-            self._update(compensations=(*self._snapshot.compensations, compensation))
+            self._progress = self._progress.undo(compensation)
         if not await self._close(OrderState.CANCELLED, reason):
             await self._fail(f"{reason}; compensated, but the order could not be closed", None)
         _count("order_sagas_compensated", "Order sagas that cancelled their order.")
-        return await self._finish(status=SagaStatus.COMPENSATED, state=OrderState.CANCELLED)
+        return await self._finish(OrderState.CANCELLED)
 
     async def _fail(self, failure: str, cause: BaseException | None) -> NoReturn:
         """End the order FAILED and fail the workflow: an operator must finish it."""
         closed = await self._close(OrderState.FAILED, failure)
         _count("order_sagas_failed", "Order sagas that need an operator.")
-        await self._finish(
-            status=SagaStatus.FAILED, state=OrderState.FAILED, failure_reason=failure
-        )
+        self._failure_reason = failure
+        await self._finish(OrderState.FAILED)
         unclosed = "" if closed else " (the order could not be marked FAILED either)"
         raise ApplicationError(
             f"order {self._saga.order.order_id} needs an operator: {failure}{unclosed}",
@@ -364,20 +354,11 @@ class OrderSaga:
             retry_policy=self._retry(),
         )
 
-    async def _finish(
-        self,
-        *,
-        status: SagaStatus,
-        state: OrderState | None = None,
-        failure_reason: str | None = None,
-    ) -> SagaSnapshot:
-        changes: dict[str, object] = {"status": status, "current_step": None}
-        if state is not None:
-            changes["state"] = state
-            self._set_status(OrderStatus.of(state))
-        if failure_reason is not None:
-            changes["failure_reason"] = failure_reason
-        self._update(**changes)
+    async def _finish(self, outcome: OrderState | None = None) -> SagaSnapshot:
+        """End the saga; `outcome` closes an order the saga did not confirm."""
+        if outcome is not None:
+            self._progress = self._progress.close(outcome)
+            self._set_status(OrderStatus.of(outcome))
         self._finished = True
         # Let a waiting cancel_order update answer before the workflow closes.
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -430,8 +411,17 @@ class OrderSaga:
         order = self._saga.order
         return PaymentInput(**self._call(), amount=order.total_amount, customer_id=order.user_id)
 
-    def _update(self, **changes: object) -> None:
-        self._snapshot = self._snapshot.model_copy(update=changes)
+    @property
+    def _snapshot(self) -> SagaSnapshot:
+        view = saga_view(self._progress)
+        return SagaSnapshot(
+            order_id=self._saga.order.order_id,
+            status=view.saga_status,
+            state=view.state,
+            current_step=view.current_step,
+            failure_reason=self._failure_reason,
+            compensations=self._progress.compensated,
+        )
 
     def _set_status(self, status: OrderStatus) -> None:
         workflow.upsert_search_attributes([ORDER_STATUS.value_set(status.value)])
