@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -31,13 +30,13 @@ from domain.orders import (
     RecordStep,
 )
 from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, payment_key
-from domain.saga import Compensation, OrderStatus, Refusal, SagaStep
+from domain.saga import Compensation, Refusal, SagaStep
 from domain.shipping import ArrangeShipment, CancelShipment, Shipment
 from eventstore import EventMetadata, EventStore
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
-from read_models.tables import orders
+from read_models.queries import confirmed_order_count
 from tenancy import set_tenant
 from workflows.saga_activities import (
     BeginCompensationInput,
@@ -161,16 +160,10 @@ class SagaActivities(OrderSagaActivities):
         order_id = call.order_id
 
         async def handle(uow: UnitOfWork) -> None:
-            confirmed = await uow.conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(orders)
-                .where(
-                    orders.c.user_id == call.customer_id, orders.c.status == OrderStatus.CONFIRMED
-                )
-            )
+            confirmed = await confirmed_order_count(uow.conn, call.customer_id)
             verdict = check_order(
                 total_amount=call.amount,
-                confirmed_orders=confirmed or 0,
+                confirmed_orders=confirmed,
                 review_above=self._fraud_review_above,
             )
             await _progress(uow, order_id, RecordFraudCheck(order_id=order_id, verdict=verdict))

@@ -99,25 +99,19 @@ _BEGIN = sa.select(sa.literal(1))
 async def _driver(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn`, inside `conn`'s transaction.
 
-    SQLAlchemy's asyncpg adapter sends BEGIN with its first statement, so a
-    transaction that has run none yet is begun here.
+    Through SQLAlchemy's public API only. Its asyncpg adapter sends BEGIN with
+    the first statement it runs, so a transaction that has run none yet is
+    begun with one here (engines that act for a tenant have run theirs, the
+    tenant's `set_config`, by the time anything reads or appends).
     """
     raw = await conn.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
-    adapter = raw.dbapi_connection
     if driver.is_in_transaction():
-        if getattr(adapter, "_transaction", True) is None:
+        if not conn.in_transaction():
             # SQLAlchemy's COMMIT would not end it: what is written here would be lost.
             raise RuntimeError("the connection is in a transaction SQLAlchemy does not track")
         return driver
-    start = getattr(adapter, "_start_transaction", None)
-    if conn.in_transaction() and start is not None:
-        # The adapter's own BEGIN, as its first statement would send it, so
-        # that its COMMIT and ROLLBACK end this transaction; one round trip
-        # fewer than beginning with a statement.
-        await start()
-    else:
-        await conn.execute(_BEGIN)
+    await conn.execute(_BEGIN)
     return driver
 
 

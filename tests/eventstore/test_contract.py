@@ -289,3 +289,18 @@ async def test_a_read_that_opens_a_transaction_reads_inside_it(db, store):
     finally:
         await conn.close()
     assert [e.version for e in before] == [e.version for e in again] == [1]
+
+
+async def test_a_transaction_sqlalchemy_does_not_track_is_refused(db, store):
+    """Appending in a transaction begun behind SQLAlchemy's back would be lost at its COMMIT."""
+    stream_id = stream()
+    async with db.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute("BEGIN")
+        try:
+            with pytest.raises(RuntimeError, match="does not track"):
+                await store.append(conn, stream_id, 0, [created()], meta())
+        finally:
+            await driver.execute("ROLLBACK")
+    async with db.connect() as conn:
+        assert await store.read_stream(conn, stream_id) == []
