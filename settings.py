@@ -1,6 +1,7 @@
 """Every setting of every process, read once from the environment.
 
-Processes build one `Settings` at their composition root (`cli.py`) and pass it
+Every process is a `shop` command (`cli.py`): it reads one `Settings` and hands
+it to the composition root (`bootstrap.py`), which passes what each part needs
 down; nothing below reads the environment itself.
 """
 

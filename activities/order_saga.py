@@ -27,6 +27,8 @@ from domain.orders import (
     Order,
     RecordCompensation,
     RecordFraudCheck,
+    RecordPayment,
+    RecordShipment,
     RecordStep,
 )
 from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, payment_key
@@ -205,11 +207,8 @@ class SagaActivities(OrderSagaActivities):
                 order_id=order_id, charge_id=charge.charge_id, amount=charge.amount
             )
             await uow.decide(Payment, Payment.stream_id(order_id), captured)
-            paid = RecordStep(
-                order_id=order_id,
-                step=SagaStep.PROCESS_PAYMENT,
-                reference=charge.charge_id,
-                amount=charge.amount,
+            paid = RecordPayment(
+                order_id=order_id, payment_id=charge.charge_id, amount=charge.amount
             )
             await _progress(uow, order_id, paid)
 
@@ -229,11 +228,7 @@ class SagaActivities(OrderSagaActivities):
             await uow.decide(Shipment, stream_id, arrange)
             shipment = await uow.load(Shipment, stream_id)
             if shipment.shipment_id is not None:
-                arranged = RecordStep(
-                    order_id=order_id,
-                    step=SagaStep.ARRANGE_SHIPPING,
-                    reference=shipment.shipment_id,
-                )
+                arranged = RecordShipment(order_id=order_id, shipment_id=shipment.shipment_id)
                 await _progress(uow, order_id, arranged)
 
         await self._record(call, handle)
@@ -339,7 +334,12 @@ class SagaActivities(OrderSagaActivities):
 async def _progress(
     uow: UnitOfWork,
     order_id: str,
-    command: RecordStep | RecordFraudCheck | BeginCompensation | CloseOrder,
+    command: RecordStep
+    | RecordPayment
+    | RecordShipment
+    | RecordFraudCheck
+    | BeginCompensation
+    | CloseOrder,
 ) -> None:
     await uow.decide(Order, Order.stream_id(order_id), command)
 

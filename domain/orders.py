@@ -14,7 +14,6 @@ from domain.errors import Conflict, NotFound
 from domain.fraud import FraudVerdict
 from domain.messages import SHOP_CURRENCY, Command, Currency, DomainEvent, EntityId, Yen
 from domain.saga import (
-    FORWARD_STEPS,
     Compensation,
     OrderState,
     SagaProgress,
@@ -65,18 +64,31 @@ class PlaceOrder(Command):
 
 
 class RecordStep(Command):
-    """The saga completed a step; `reference` names what it made (payment, shipment)."""
+    """The saga completed a step that made nothing to name: the stock, or the confirmation."""
 
     order_id: str
     step: SagaStep
-    reference: str | None = None
-    amount: int | None = None
 
     @model_validator(mode="after")
-    def _a_forward_step(self) -> RecordStep:
-        if self.step not in FORWARD_STEPS:
-            raise ValueError(f"{self.step} is not a forward step of the saga")
+    def _a_step_without_a_reference(self) -> RecordStep:
+        if self.step not in (SagaStep.RESERVE_STOCK, SagaStep.CONFIRM_ORDER):
+            raise ValueError(f"{self.step} is recorded with what it made, not as a bare step")
         return self
+
+
+class RecordPayment(Command):
+    """The saga took the payment: the provider's charge, and what it took."""
+
+    order_id: str
+    payment_id: str
+    amount: int
+
+
+class RecordShipment(Command):
+    """The saga arranged the shipment the carrier booked."""
+
+    order_id: str
+    shipment_id: str
 
 
 class RecordFraudCheck(Command):
@@ -274,6 +286,8 @@ class Order:
         state: OrderProgress,
         command: PlaceOrder
         | RecordStep
+        | RecordPayment
+        | RecordShipment
         | RecordFraudCheck
         | BeginCompensation
         | RecordCompensation
@@ -295,8 +309,18 @@ class Order:
                         currency=SHOP_CURRENCY,
                     )
                 ]
-            case RecordStep():
-                return _record_step(state, command)
+            case RecordStep(order_id=order_id, step=SagaStep.RESERVE_STOCK):
+                return _record_step(state, OrderStockReserved(order_id=order_id))
+            case RecordPayment(order_id=order_id, payment_id=payment_id, amount=amount):
+                paid = OrderPaymentProcessed(
+                    order_id=order_id, payment_id=payment_id, amount=amount
+                )
+                return _record_step(state, paid)
+            case RecordShipment(order_id=order_id, shipment_id=shipment_id):
+                arranged = OrderShippingArranged(order_id=order_id, shipment_id=shipment_id)
+                return _record_step(state, arranged)
+            case RecordStep(order_id=order_id):
+                return _record_step(state, OrderConfirmed(order_id=order_id))
             case RecordFraudCheck(order_id=order_id, verdict=verdict):
                 if state.fraud_check is not None:
                     return []  # recorded before: the activity ran again
@@ -328,25 +352,10 @@ class Order:
         raise TypeError(f"Order cannot decide {type(command).__name__}")
 
 
-def _record_step(state: OrderProgress, command: RecordStep) -> list[DomainEvent]:
-    if state.saga.has_done(command.step):
+def _record_step(state: OrderProgress, recorded: OrderEvent) -> list[DomainEvent]:
+    """`recorded`, the event of a forward step, unless the step was recorded before."""
+    if state.saga.has_done(STEP_RECORDED_BY[type(recorded)]):
         return []  # recorded before: the activity ran again
     if state.compensating or state.finished:
-        raise Conflict(f"order {command.order_id} is being cancelled", field="id")
-    order_id = command.order_id
-    match command.step:
-        case SagaStep.RESERVE_STOCK:
-            return [OrderStockReserved(order_id=order_id)]
-        case SagaStep.PROCESS_PAYMENT:
-            return [
-                OrderPaymentProcessed(
-                    order_id=order_id,
-                    payment_id=command.reference or "",
-                    amount=command.amount or 0,
-                )
-            ]
-        case SagaStep.ARRANGE_SHIPPING:
-            return [OrderShippingArranged(order_id=order_id, shipment_id=command.reference or "")]
-        case SagaStep.CONFIRM_ORDER:
-            return [OrderConfirmed(order_id=order_id)]
-    raise ValueError(f"{command.step} is not a forward step of the saga")
+        raise Conflict(f"order {recorded.order_id} is being cancelled", field="id")
+    return [recorded]

@@ -1,9 +1,10 @@
 """The event store: an append-only log of domain events.
 
-Callers depend on the port (`EventStore`) and the values
-defined here. The PostgreSQL implementation lives in `eventstore.postgres`,
-LISTEN in `eventstore.listener` and the log follower in `eventstore.follower`;
-only the composition root and the projector's runner import those.
+Callers depend on the port (`EventStore`) and the values defined here. The
+PostgreSQL implementation lives in `eventstore.postgres` and LISTEN in
+`eventstore.listener`, which only the composition root imports; the log
+follower, `eventstore.follower`, is imported by the two things that follow the
+log: the projector's runner and `shop events tail` (`ops.events`).
 """
 
 from eventstore.errors import EventStoreError, RefusedData, WrongExpectedVersion

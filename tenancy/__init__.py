@@ -6,9 +6,10 @@ store, the read models, the API (which names the caller's tenant) and the worker
 Each transaction acts for one tenant: `acting_for(tenant)` names it for the
 current task, and engines built with `scope_transactions` begin every
 transaction with `set_config('app.tenant_id', tenant, true)`. The policies
-(`TENANT_POLICY_SQL`) then show and accept only that tenant's rows, even to
+(`tenant_policy_sql`) then show and accept only that tenant's rows, even to
 a hand-written `SELECT *`. Reading the whole log (the projector's follower,
-lag counts) is the one cross-tenant read, and it says so: `WHOLE_LOG`.
+lag counts) is the one cross-tenant read, and it says so: `read_whole_log`
+sets `WHOLE_LOG_SETTING`, which only the event tables' read policy accepts.
 """
 
 from __future__ import annotations

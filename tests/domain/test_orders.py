@@ -27,12 +27,16 @@ from domain.orders import (
     OrderConfirmed,
     OrderFailed,
     OrderItem,
+    OrderPaymentProcessed,
     OrderPlaced,
+    OrderShippingArranged,
     OrderState,
     OrderStepCompensated,
     OrderStockReserved,
     PlaceOrder,
     RecordCompensation,
+    RecordPayment,
+    RecordShipment,
     RecordStep,
     SagaStep,
 )
@@ -124,6 +128,21 @@ class TestOrder:
         reserved = RecordStep(order_id="o1", step=SagaStep.RESERVE_STOCK)
         assert Order.decide(given(Order, PLACED), reserved) == [OrderStockReserved(order_id="o1")]
         assert Order.decide(given(Order, PLACED, OrderStockReserved(order_id="o1")), reserved) == []
+
+    def test_payment_and_shipping_are_recorded_with_what_they_made(self):
+        reserved = given(Order, PLACED, OrderStockReserved(order_id="o1"))
+        paid = Order.decide(reserved, RecordPayment(order_id="o1", payment_id="c1", amount=100))
+        assert paid == [OrderPaymentProcessed(order_id="o1", payment_id="c1", amount=100)]
+        shipped = Order.decide(
+            given(Order, PLACED, OrderStockReserved(order_id="o1"), *paid),
+            RecordShipment(order_id="o1", shipment_id="s1"),
+        )
+        assert shipped == [OrderShippingArranged(order_id="o1", shipment_id="s1")]
+
+    @pytest.mark.parametrize("step", [SagaStep.PROCESS_PAYMENT, SagaStep.ARRANGE_SHIPPING])
+    def test_a_step_that_makes_something_is_no_bare_step(self, step):
+        with pytest.raises(ValidationError, match="recorded with what it made"):
+            RecordStep(order_id="o1", step=step)
 
     def test_no_step_is_recorded_while_compensating(self):
         state = given(

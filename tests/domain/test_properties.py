@@ -25,9 +25,11 @@ from domain.orders import (
     OrderProgress,
     PlaceOrder,
     RecordCompensation,
+    RecordPayment,
+    RecordShipment,
     RecordStep,
 )
-from domain.saga import FORWARD_STEPS, REACHES, Compensation, OrderState
+from domain.saga import FORWARD_STEPS, REACHES, Compensation, OrderState, SagaStep
 
 ORDERS = st.sampled_from(["o1", "o2", "o3", "o4"])
 RUNS = settings(max_examples=150, stateful_step_count=40, deadline=None)
@@ -103,7 +105,13 @@ class OrderMachine(RuleBasedStateMachine):
 
     @rule(step=st.sampled_from(FORWARD_STEPS))
     def record(self, step: Any) -> None:
-        self._apply(RecordStep(order_id="o", step=step))
+        match step:
+            case SagaStep.PROCESS_PAYMENT:
+                self._apply(RecordPayment(order_id="o", payment_id="c", amount=100))
+            case SagaStep.ARRANGE_SHIPPING:
+                self._apply(RecordShipment(order_id="o", shipment_id="s"))
+            case _:
+                self._apply(RecordStep(order_id="o", step=step))
 
     @rule(compensations=st.lists(st.sampled_from(list(Compensation)), unique=True))
     def begin_compensation(self, compensations: list[Compensation]) -> None:
