@@ -22,7 +22,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 import bootstrap
-from activities.commands import CommandActivities
+from activities.command import CommandActivities
 from activities.order_saga import SagaActivities
 from observability.health import database_check, operations_app, serve, temporal_check
 from read_models import INLINE_PROJECTIONS

@@ -1,15 +1,17 @@
 """The order saga's activities: one per step and per compensation.
 
-Each runs in one transaction that appends its context's events and the
-order's progress event together, so the order stream never claims a step
-that did not happen. Command ids are derived from the order and the activity,
-so Temporal's at-least-once execution changes nothing twice; the payment
-provider gets an idempotency key derived the same way.
+Each calls the outside world where its step does (the payment provider), then
+runs its handler (`activities.handlers.order_saga`) in one unit of work, and
+answers in Temporal's terms: a refusal is a non-retryable `ApplicationError`
+named by its `Refusal`. Command ids are derived from the order and the
+activity, so Temporal's at-least-once execution changes nothing twice; the
+payment provider gets an idempotency key derived the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
@@ -17,28 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.unit_of_work import Aggregate, UnitOfWork, load_aggregate, run_in_unit_of_work
+from activities.handlers import order_saga as handlers
+from activities.handlers.unit_of_work import Aggregate, Handler, load_aggregate, run_in_unit_of_work
 from domain.errors import DomainError
-from domain.fraud import HELD_FOR_REVIEW, check_order
-from domain.inventory import OutOfStock, ReleaseStock, ReserveStock, SettleStock, StockItem
-from domain.orders import (
-    BeginCompensation,
-    CloseOrder,
-    Order,
-    RecordCompensation,
-    RecordFraudCheck,
-    RecordPayment,
-    RecordShipment,
-    RecordStep,
-)
-from domain.payments import Payment, RecordCharge, RecordDecline, RecordRefund, payment_key
-from domain.saga import Compensation, Refusal, SagaStep
-from domain.shipping import ArrangeShipment, CancelShipment, Shipment
+from domain.fraud import HELD_FOR_REVIEW
+from domain.inventory import OutOfStock
+from domain.orders import BeginCompensation, CloseOrder, Order
+from domain.payments import RecordCharge, RecordDecline, payment_key
+from domain.saga import Refusal
+from domain.shipping import ArrangeShipment, Shipment
 from eventstore import EventMetadata, EventStore
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
-from read_models.queries import confirmed_order_count
 from tenancy import set_tenant
 from workflows.saga_activities import (
     BeginCompensationInput,
@@ -54,7 +47,6 @@ from workflows.saga_activities import (
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[UnitOfWork], Awaitable[None]]
 S = TypeVar("S")
 
 
@@ -90,7 +82,9 @@ class SagaActivities(OrderSagaActivities):
             state, _ = await load_aggregate(conn, self._store, aggregate, stream_id)
         return state
 
-    async def _record(self, call: SagaCall, handler: Handler, *, name: str | None = None) -> None:
+    async def _in_unit_of_work(
+        self, call: SagaCall, handler: Handler, *, name: str | None = None
+    ) -> None:
         """Run `handler` in one unit of work, with a command id of this order and activity.
 
         `name` defaults to the running activity's own name.
@@ -125,28 +119,16 @@ class SagaActivities(OrderSagaActivities):
 
     @activity.defn
     async def place_order(self, call: PlaceOrderInput) -> StepResult:
-        async def handle(uow: UnitOfWork) -> None:
-            await uow.decide(Order, Order.stream_id(call.order_id), call.order)
-
-        await self._record(call, handle)
+        await self._in_unit_of_work(call, partial(handlers.record_progress, command=call.order))
         return StepResult()
 
     @activity.defn
     async def reserve_stock(self, call: StockInput) -> StepResult:
         """Reserve every line or none (one transaction); OUT_OF_STOCK is final."""
-        order_id = call.order_id
-
-        async def handle(uow: UnitOfWork) -> None:
-            await uow.lock(*(StockItem.stream_id(line.product_id) for line in call.lines))
-            for line in call.lines:
-                reserve = ReserveStock(
-                    product_id=line.product_id, order_id=order_id, quantity=line.quantity
-                )
-                await uow.decide(StockItem, StockItem.stream_id(line.product_id), reserve)
-            reserved = RecordStep(order_id=order_id, step=SagaStep.RESERVE_STOCK)
-            await _progress(uow, order_id, reserved)
-
-        await self._record(call, handle)
+        quantities = {line.product_id: line.quantity for line in call.lines}
+        await self._in_unit_of_work(
+            call, partial(handlers.reserve_stock, order_id=call.order_id, quantities=quantities)
+        )
         return StepResult()
 
     @activity.defn
@@ -160,17 +142,14 @@ class SagaActivities(OrderSagaActivities):
         transactions that confirmed them.
         """
         order_id = call.order_id
-
-        async def handle(uow: UnitOfWork) -> None:
-            confirmed = await confirmed_order_count(uow.conn, call.customer_id)
-            verdict = check_order(
-                total_amount=call.amount,
-                confirmed_orders=confirmed,
-                review_above=self._fraud_review_above,
-            )
-            await _progress(uow, order_id, RecordFraudCheck(order_id=order_id, verdict=verdict))
-
-        await self._record(call, handle)
+        check = partial(
+            handlers.check_fraud,
+            order_id=order_id,
+            customer_id=call.customer_id,
+            amount=call.amount,
+            review_above=self._fraud_review_above,
+        )
+        await self._in_unit_of_work(call, check)
         # Read back rather than trust this attempt: the handler does not run for a
         # command recorded before, and a rolled-back attempt's verdict counts for nothing.
         verdict = (await self._read_back(call, Order, Order.stream_id(order_id))).fraud_check
@@ -191,50 +170,29 @@ class SagaActivities(OrderSagaActivities):
             )
         except ChargeDeclined as declined:
             decline = RecordDecline(order_id=order_id, amount=call.amount, reason=declined.reason)
-
-            async def record_decline(uow: UnitOfWork) -> None:
-                await uow.decide(Payment, Payment.stream_id(order_id), decline)
-
-            await self._record(call, record_decline, name="payment_declined")
+            await self._in_unit_of_work(
+                call, partial(handlers.record_decline, decline=decline), name="payment_declined"
+            )
             reason = f"payment declined: {declined.reason}"
             raise _final(Refusal.PAYMENT_DECLINED, reason) from None
         except ProviderUnavailable as fault:
             # Retried by the activity's retry policy until the payment deadline.
             raise _unavailable(fault) from None
-
-        async def handle(uow: UnitOfWork) -> None:
-            captured = RecordCharge(
-                order_id=order_id, charge_id=charge.charge_id, amount=charge.amount
-            )
-            await uow.decide(Payment, Payment.stream_id(order_id), captured)
-            paid = RecordPayment(
-                order_id=order_id, payment_id=charge.charge_id, amount=charge.amount
-            )
-            await _progress(uow, order_id, paid)
-
-        await self._record(call, handle)
+        captured = RecordCharge(order_id=order_id, charge_id=charge.charge_id, amount=charge.amount)
+        await self._in_unit_of_work(call, partial(handlers.record_charge, charge=captured))
         return StepResult(reference=charge.charge_id)
 
     @activity.defn
     async def arrange_shipping(self, call: ShipmentInput) -> StepResult:
         """Book the shipment; the carrier's refusal is recorded, then final."""
         order_id = call.order_id
-        stream_id = Shipment.stream_id(order_id)
-
-        async def handle(uow: UnitOfWork) -> None:
-            arrange = ArrangeShipment(
-                order_id=order_id, units=call.units, max_units=self._shipping_max_units
-            )
-            await uow.decide(Shipment, stream_id, arrange)
-            shipment = await uow.load(Shipment, stream_id)
-            if shipment.shipment_id is not None:
-                arranged = RecordShipment(order_id=order_id, shipment_id=shipment.shipment_id)
-                await _progress(uow, order_id, arranged)
-
-        await self._record(call, handle)
+        arrange = ArrangeShipment(
+            order_id=order_id, units=call.units, max_units=self._shipping_max_units
+        )
+        await self._in_unit_of_work(call, partial(handlers.arrange_shipment, arrange=arrange))
         # Read back rather than trust this attempt: a retry of a refused
         # shipment finds the refusal recorded and must refuse again.
-        shipment = await self._read_back(call, Shipment, stream_id)
+        shipment = await self._read_back(call, Shipment, Shipment.stream_id(order_id))
         if shipment.refused or shipment.shipment_id is None:
             reason = f"shipping refused: the carrier takes at most {self._shipping_max_units} units"
             raise _final(Refusal.SHIPPING_REFUSED, reason)
@@ -243,48 +201,24 @@ class SagaActivities(OrderSagaActivities):
     @activity.defn
     async def confirm_order(self, call: SagaCall) -> StepResult:
         """Confirm the order and settle its reservations into sales, in one transaction."""
-        order_id = call.order_id
-
-        async def handle(uow: UnitOfWork) -> None:
-            order = await uow.load(Order, Order.stream_id(order_id))
-            products = sorted({item.product_id for item in order.items})
-            await uow.lock(*(StockItem.stream_id(product) for product in products))
-            for product in products:
-                settle = SettleStock(product_id=product, order_id=order_id)
-                await uow.decide(StockItem, StockItem.stream_id(product), settle)
-            await _progress(
-                uow, order_id, RecordStep(order_id=order_id, step=SagaStep.CONFIRM_ORDER)
-            )
-
-        await self._record(call, handle)
+        await self._in_unit_of_work(call, partial(handlers.confirm_order, order_id=call.order_id))
         return StepResult()
 
     @activity.defn
     async def begin_compensation(self, call: BeginCompensationInput) -> StepResult:
-        order_id = call.order_id
         begin = BeginCompensation(
-            order_id=order_id, reason=call.reason, compensations=list(call.compensations)
+            order_id=call.order_id, reason=call.reason, compensations=list(call.compensations)
         )
-
-        async def handle(uow: UnitOfWork) -> None:
-            await _progress(uow, order_id, begin)
-
-        await self._record(call, handle)
+        await self._in_unit_of_work(call, partial(handlers.record_progress, command=begin))
         return StepResult()
 
     @activity.defn
     async def release_stock(self, call: StockInput) -> StepResult:
         """Release each line's reservation; lines never reserved change nothing."""
-        order_id = call.order_id
-
-        async def handle(uow: UnitOfWork) -> None:
-            await uow.lock(*(StockItem.stream_id(line.product_id) for line in call.lines))
-            for line in call.lines:
-                release = ReleaseStock(product_id=line.product_id, order_id=order_id)
-                await uow.decide(StockItem, StockItem.stream_id(line.product_id), release)
-            await _compensated(uow, order_id, Compensation.RELEASE_STOCK)
-
-        await self._record(call, handle)
+        products = [line.product_id for line in call.lines]
+        await self._in_unit_of_work(
+            call, partial(handlers.release_stock, order_id=call.order_id, products=products)
+        )
         return StepResult()
 
     @activity.defn
@@ -295,58 +229,21 @@ class SagaActivities(OrderSagaActivities):
             refunded = await self._provider.refund(key=payment_key(order_id))
         except ProviderUnavailable as fault:
             raise _unavailable(fault) from None
-
-        async def handle(uow: UnitOfWork) -> None:
-            if refunded:
-                await uow.decide(
-                    Payment, Payment.stream_id(order_id), RecordRefund(order_id=order_id)
-                )
-            await _compensated(uow, order_id, Compensation.REFUND_PAYMENT)
-
-        await self._record(call, handle)
+        await self._in_unit_of_work(
+            call, partial(handlers.record_refund, order_id=order_id, refunded=refunded)
+        )
         return StepResult(reference="refunded" if refunded else "nothing to refund")
 
     @activity.defn
     async def cancel_shipment(self, call: SagaCall) -> StepResult:
-        order_id = call.order_id
-
-        async def handle(uow: UnitOfWork) -> None:
-            await uow.decide(
-                Shipment, Shipment.stream_id(order_id), CancelShipment(order_id=order_id)
-            )
-            await _compensated(uow, order_id, Compensation.CANCEL_SHIPMENT)
-
-        await self._record(call, handle)
+        await self._in_unit_of_work(call, partial(handlers.cancel_shipment, order_id=call.order_id))
         return StepResult()
 
     @activity.defn
     async def close_order(self, call: CloseOrderInput) -> StepResult:
-        order_id = call.order_id
-        close = CloseOrder(order_id=order_id, outcome=call.outcome, reason=call.reason)
-
-        async def handle(uow: UnitOfWork) -> None:
-            await _progress(uow, order_id, close)
-
-        await self._record(call, handle)
+        close = CloseOrder(order_id=call.order_id, outcome=call.outcome, reason=call.reason)
+        await self._in_unit_of_work(call, partial(handlers.record_progress, command=close))
         return StepResult()
-
-
-async def _progress(
-    uow: UnitOfWork,
-    order_id: str,
-    command: RecordStep
-    | RecordPayment
-    | RecordShipment
-    | RecordFraudCheck
-    | BeginCompensation
-    | CloseOrder,
-) -> None:
-    await uow.decide(Order, Order.stream_id(order_id), command)
-
-
-async def _compensated(uow: UnitOfWork, order_id: str, compensation: Compensation) -> None:
-    record = RecordCompensation(order_id=order_id, compensation=compensation)
-    await uow.decide(Order, Order.stream_id(order_id), record)
 
 
 def _final(kind: str, message: str) -> ApplicationError:

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any, ClassVar
 
-from activities.unit_of_work import UnitOfWork, run_in_unit_of_work
+from activities.handlers.unit_of_work import UnitOfWork, run_in_unit_of_work
 from bench.harness import Result, percentile
 from bench.progress import repetitions
 from bench.storage import Storage

@@ -306,15 +306,15 @@ class OrderSaga:
         queues = self._saga.queues
         match compensation:
             case Compensation.RELEASE_STOCK:
-                await self._record(
+                await self._run_activity(
                     OrderSagaActivities.release_stock, self._stock(), queues.inventory
                 )
             case Compensation.REFUND_PAYMENT:
-                await self._record(
+                await self._run_activity(
                     OrderSagaActivities.refund_payment, SagaCall(**self._call()), queues.payments
                 )
             case Compensation.CANCEL_SHIPMENT:
-                await self._record(
+                await self._run_activity(
                     OrderSagaActivities.cancel_shipment, SagaCall(**self._call()), queues.shipping
                 )
 
@@ -332,7 +332,7 @@ class OrderSaga:
     async def _bookkeep(self, activity: Activity[CallT], call: CallT) -> bool:
         """Run a bookkeeping activity; False, and a warning, when it fails for good."""
         try:
-            await self._record(activity, call)
+            await self._run_activity(activity, call)
         except ActivityError as error:
             workflow.logger.warning(
                 "saga bookkeeping failed for good: %s: %s", error.activity_type, _cause(error)
@@ -340,7 +340,7 @@ class OrderSaga:
             return False
         return True
 
-    async def _record(
+    async def _run_activity(
         self, activity: Activity[CallT], call: CallT, task_queue: str | None = None
     ) -> None:
         """Run a compensation or a bookkeeping activity, retried up to its deadline."""

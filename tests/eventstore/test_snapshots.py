@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from activities.unit_of_work import UnitOfWork, load_aggregate, run_in_unit_of_work
+from activities.handlers.unit_of_work import UnitOfWork, load_aggregate, run_in_unit_of_work
 from database import create_engine
 from devstack.servers import with_user
 from domain.errors import DomainError

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from activities.unit_of_work import UnitOfWork
+from activities.handlers.unit_of_work import UnitOfWork
 from domain.catalog import (
     AttachProduct,
     Category,

@@ -1,27 +1,20 @@
-"""The `execute_command` activity: routes a command to its handler."""
+"""The `execute_command` activity: runs a command's handler in a unit of work.
+
+A refusal by the domain is an answer (`CommandResult.failure`), not an error:
+`CommandWorkflow` hands it back to the API.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 
-from activities import catalog, inventory
-from activities.unit_of_work import UnitOfWork, run_in_unit_of_work
-from domain.catalog import (
-    CreateCategory,
-    CreateProduct,
-    DeleteCategory,
-    DeleteProduct,
-    RenameCategory,
-    UpdateProduct,
-)
+from activities.handlers import COMMAND_HANDLERS
+from activities.handlers.unit_of_work import UnitOfWork, run_in_unit_of_work
 from domain.errors import DomainError
-from domain.inventory import AddStock
-from domain.messages import Command
 from eventstore import EventMetadata, EventStore
 from observability.tracing import trace_context
 from read_models import Projection
@@ -33,16 +26,6 @@ from workflows.contracts import (
 )
 
 log = structlog.get_logger(__name__)
-
-HANDLERS: dict[type[Command], Callable[[UnitOfWork, Any], Awaitable[None]]] = {
-    CreateCategory: catalog.create_category,
-    RenameCategory: catalog.rename_category,
-    DeleteCategory: catalog.delete_category,
-    CreateProduct: catalog.create_product,
-    UpdateProduct: catalog.update_product,
-    DeleteProduct: catalog.delete_product,
-    AddStock: inventory.add_stock,
-}
 
 
 class CommandActivities:
@@ -75,7 +58,7 @@ class CommandActivities:
             trace=context.trace or trace_context(),
             fingerprint=request.fingerprint,
         )
-        handler = HANDLERS[type(command)]
+        handler = COMMAND_HANDLERS[type(command)]
 
         async def handle(uow: UnitOfWork) -> None:
             await handler(uow, command)
