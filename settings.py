@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         default=False,
         description="Route workflow tasks by deployment version (Worker Versioning). Off, the"
         " build id is only recorded; on, an operator makes each new build current"
-        " (README: Changing things safely).",
+        " (docs/changing-things-safely.md).",
     )
     fraud_review_above: int = Field(
         default=100_000,

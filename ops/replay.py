@@ -3,7 +3,7 @@
 One history (a workflow id, or a file exported from the Temporal UI or CLI),
 or, with `--running`, every workflow that is running now: run from a
 candidate build's checkout before deploying it, that says whether the new
-code can take over the sagas in flight (README: Changing things safely).
+code can take over the sagas in flight (docs/changing-things-safely.md).
 """
 
 from __future__ import annotations

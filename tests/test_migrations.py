@@ -182,7 +182,7 @@ def test_the_expand_check_lets_additions_through(statement):
     "path", sorted((MIGRATIONS / "versions").glob("[0-9]*.py")), ids=lambda path: path.stem
 )
 def test_each_migration_only_expands_unless_it_is_a_contract_step(path):
-    """Expand, then contract (README: Changing things safely): a migration runs while the
+    """Expand, then contract (docs/changing-things-safely.md): a migration runs while the
     previous release still serves, so it may only add. A removal is a migration of its own,
     `phase = "contract"`, shipped a release after the code stopped using what it removes."""
     spec = importlib.util.spec_from_file_location(f"migration_{path.stem}", path)

@@ -75,7 +75,7 @@ a step's latency. The payment stays a regular activity on its own task queue
 compensations. Sagas whose history predates the patch keep scheduling regular
 activities on the inventory and shipping queues when they replay; once none
 of them runs, `workflow.deprecate_patch(LOCAL_DATABASE_STEPS)` replaces the
-check (README: Changing things safely).
+check (docs/changing-things-safely.md).
 """
 
 FRAUD_CHECK = "fraud-check"
@@ -84,7 +84,7 @@ FRAUD_CHECK = "fraud-check"
 Sagas whose history predates it go straight from the stock to the payment when
 they replay, as they did when they ran; sagas started after it take the check.
 Once none of the older ones runs, `workflow.deprecate_patch(FRAUD_CHECK)`
-replaces the check (README: Changing things safely).
+replaces the check (docs/changing-things-safely.md).
 """
 
 UNRECORDED_REASON = "the saga's reason could not be recorded; see its workflow in Temporal"

@@ -9,7 +9,8 @@ from enum import StrEnum
 
 
 class Invariant(StrEnum):
-    """The books `shop audit` keeps; README "Auditing the books" says what to do about each."""
+    """The books `shop audit` keeps; docs/operations.md ("Auditing the books") says what
+    to do about each."""
 
     LOG = "log"
     STOCK = "stock"
