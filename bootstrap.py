@@ -21,12 +21,12 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
-from api.app import create_app
-from api.commands import CommandSender
-from api.context import Services
-from api.read_cache import ReadCache
-from api.saga_client import SagaClient
-from api.tokens import TokenVerifier
+from api.auth.tokens import TokenVerifier
+from api.commands.sagas import SagaClient
+from api.commands.sender import CommandSender
+from api.graphql.context import Services
+from api.guards.read_cache import ReadCache
+from api.http.app import create_app
 from database import create_engine
 from domain.registry import ALL_EVENTS
 from domain.upcasters import UPCASTERS

@@ -88,7 +88,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _schema(settings: Settings, args: argparse.Namespace) -> None:
-    from api.schema import build_schema
+    from api.graphql.schema import build_schema
 
     current = build_schema().as_str()
     if args.against is None:
@@ -96,7 +96,7 @@ def _schema(settings: Settings, args: argparse.Namespace) -> None:
         return
     from graphql import GraphQLError
 
-    from api.schema_changes import compare, report
+    from api.graphql.schema_changes import compare, report
 
     try:
         changes = compare(Path(args.against).read_text(), current)

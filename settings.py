@@ -169,7 +169,7 @@ class Settings(BaseSettings):
         default=1_000,
         ge=0,
         description="Responses to public catalog queries the API keeps (0: none); "
-        "see api/read_cache.py.",
+        "see api/guards/read_cache.py.",
     )
     read_cache_max_bytes: int = Field(
         default=8_000_000,

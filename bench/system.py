@@ -294,7 +294,7 @@ async def graphql_read_benchmark(system: System, *, quick: bool, repeat: int) ->
             baseline=baseline,
             baseline_name="plain FastAPI endpoint, uncached",
             target=1.0,
-            notes="the same query, answered from the API's read cache (api/read_cache.py) "
+            notes="the same query, answered from the API's read cache (api/guards/read_cache.py) "
             "after its first execution: no GraphQL execution and no SQL.",
         ),
     ]

@@ -2,7 +2,7 @@
 
 Each notification carries the last position appended, the correlation id of
 the command that appended (for a saga's steps, the order's id) and its tenant
-(whose cached catalog answers go stale: `api.read_cache`), so a reader can
+(whose cached catalog answers go stale: `api.guards.read_cache`), so a reader can
 wait for the whole log (a follower) or for one correlation id only (an order's
 subscribers): two hundred subscribers of quiet orders are not woken, and ask
 nothing of the database, when other orders change.

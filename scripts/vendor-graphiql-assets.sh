@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh api/graphiql_assets/ from the npm registry: the files Strawberry's GraphiQL
+# Refresh api/http/graphiql_assets/ from the npm registry: the files Strawberry's GraphiQL
 # page names (on unpkg.com), each checked against the page's integrity hash.
 # Needs npm and network access; run it when Strawberry's GraphiQL versions change.
 set -euo pipefail
@@ -11,7 +11,7 @@ from pathlib import Path
 import strawberry
 
 page = (Path(strawberry.__file__).parent / "static" / "graphiql.html").read_text()
-target = Path("api/graphiql_assets")
+target = Path("api/http/graphiql_assets")
 found = re.findall(r'(?:src|href)="https://unpkg\.com/([^"]+)"\s+integrity="([^"]+)"', page)
 with tempfile.TemporaryDirectory() as work:
     for path, integrity in found:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from strawberry.extensions.parser_cache import _get_parse_cache
 
-from api import documents
-from api.documents import PARSED_DOCUMENTS
-from api.limits import GraphQLLimits
-from api.schema import build_schema
+from api.graphql.schema import build_schema
+from api.guards import parse_cache as documents
+from api.guards.limits import GraphQLLimits
+from api.guards.parse_cache import PARSED_DOCUMENTS
 
 SCHEMA = build_schema(limits=GraphQLLimits(max_cost=50))
 QUERY = "query($n: Int!) { categories(first: $n) { id } }"

@@ -65,7 +65,7 @@ async def test_only_signed_in_callers_introspect_in_production(production):
     signed_in = await system.gql.data(INTROSPECTION)
     assert signed_in["__schema"]["queryType"]["name"] == "Query"
     # Validated once for a signed-in caller, the same document is still refused to
-    # an anonymous one: validations are remembered per set of rules (api.documents).
+    # an anonymous one: validations are remembered per set of rules (api.guards.parse_cache).
     again = error_of(await anonymous(INTROSPECTION))
     assert again["code"] == "VALIDATION" and "introspection" in again["message"].lower()
 

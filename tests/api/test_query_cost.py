@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 from graphql import OperationDefinitionNode, parse
 
-from api.cost import query_cost
-from api.pagination import MAX_PAGE
-from api.schema import build_schema
+from api.graphql.schema import build_schema
+from api.guards.cost import MAX_PAGE, query_cost
 from domain.orders import MAX_LINES
 
 SCHEMA = build_schema()._schema

@@ -13,7 +13,7 @@ from graphql import parse
 from pydantic_core import to_json
 
 from activities.handlers.unit_of_work import UnitOfWork, run_in_unit_of_work
-from api.read_cache import Kind, ReadCache, kind_of
+from api.guards.read_cache import Kind, ReadCache, kind_of
 from domain.inventory import AddStock, StockItem
 from eventstore import EventMetadata
 from read_models import INLINE_PROJECTIONS

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from api.schema import build_schema
-from api.schema_changes import compare, report
+from api.graphql.schema import build_schema
+from api.graphql.schema_changes import compare, report
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = "schema.graphql"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.schema import build_schema
+from api.graphql.schema import build_schema
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "schema.graphql"
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import bootstrap
-from api.context import Context
+from api.auth.identity import Role
+from api.auth.tokens import InvalidToken, TokenVerifier
 from api.errors import ApiError
-from api.identity import Role
-from api.tokens import InvalidToken, TokenVerifier
+from api.graphql.context import Context
 from domain.errors import ErrorCode
 from settings import Settings
 

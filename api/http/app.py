@@ -22,11 +22,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.context import Context, Services, context_from_request
-from api.limits import BodySizeLimit, GraphQLLimits
-from api.read_cache import Kind
-from api.schema import build_schema
-from api.sockets import CodedProtocolErrors, SocketsPerCaller
+from api.auth.sockets import CodedProtocolErrors, SocketsPerCaller
+from api.graphql.context import Context, Services, context_from_request
+from api.graphql.schema import build_schema
+from api.guards.limits import BodySizeLimit, GraphQLLimits
+from api.guards.read_cache import Kind
 from observability.health import (
     Check,
     add_operations_routes,
@@ -85,7 +85,7 @@ class SignedInSockets(GraphQLRouter[Context, None]):
         root_value: Any,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Answer a catalog query from the read cache when it can (see `api.read_cache`).
+        """Answer a catalog query from the read cache when it can (see `api.guards.read_cache`).
 
         Relies on batching being off (it is: Strawberry's default): the items of a
         batch would share one context, and with it `operation_kind`.
@@ -138,7 +138,7 @@ class SignedInSockets(GraphQLRouter[Context, None]):
 
     @cached_property
     def _graphiql_page(self) -> str:
-        """GraphiQL, its assets served by us (see `api/graphiql_assets`), opening on the
+        """GraphiQL, its assets served by us (see `api/http/graphiql_assets`), opening on the
         seed's catalog query; in development, with the dev admin token in its headers.
         Built once: it is the same for every request."""
         html = self.graphql_ide_html.replace("https://unpkg.com/", f"{GRAPHIQL_ASSETS}/")
@@ -172,7 +172,7 @@ class SignedInSockets(GraphQLRouter[Context, None]):
                     "the most allowed; close one first"
                 )
         if failure is not None:
-            context.rejection = failure  # the close frame's reason (see `api.sockets`)
+            context.rejection = failure  # the close frame's reason (see `api.auth.sockets`)
             raise ConnectionRejectionError({"reason": failure})
         return await super().on_ws_connect(context)
 

@@ -29,8 +29,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from api.cost import QueryCost, expanded_fields
-from api.pagination import MAX_PAGE
+from api.guards.cost import MAX_PAGE, QueryCost, expanded_fields
 
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 

@@ -8,9 +8,9 @@ import strawberry
 from sqlalchemy import RowMapping
 from strawberry.scalars import JSON
 
-from api.context import Info
-from api.cost import LIST_SIZE
-from api.pagination import log_cursor, log_page
+from api.graphql.context import Info
+from api.graphql.pagination import log_cursor, log_page
+from api.guards.cost import LIST_SIZE
 from domain.orders import MAX_LINES
 from domain.saga import Compensation, OrderState, OrderStatus, SagaStatus, SagaStep
 from read_models import queries

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import strawberry
 from pydantic import ValidationError
 
-from api.catalog_types import Category, Product
-from api.commands import RequestId, command_id_for, new_entity_id
-from api.context import Info
+from api.commands.sender import RequestId, command_id_for, new_entity_id
 from api.errors import ApiError, invalid_input
-from api.pagination import fetch_page
+from api.graphql.catalog_types import Category, Product
+from api.graphql.context import Info
+from api.graphql.pagination import fetch_page
 from domain.catalog import (
     CreateCategory,
     CreateProduct,

@@ -19,7 +19,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from api.identity import DEFAULT_TENANT, Identity, Role
+from api.auth.identity import DEFAULT_TENANT, Identity, Role
 from tenancy import TENANT_NAME
 
 _SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})

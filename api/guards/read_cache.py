@@ -47,7 +47,7 @@ from graphql import (
 from pydantic_core import to_json
 from strawberry.extensions import SchemaExtension
 
-from api.documents import MAX_REMEMBERED_QUERY, Remembered
+from api.guards.parse_cache import MAX_REMEMBERED_QUERY, Remembered
 
 CATALOG_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
 """Root query fields that read the public catalog (the same for every caller of a tenant)."""

@@ -8,7 +8,7 @@ document, variables and set of rules. The rules differ between callers
 apart: every other setting of a rule is fixed for the process.
 
 Both run after the checks that keep a hostile document from reaching the
-validation rules at all (`api.limits`): one they refused is never validated,
+validation rules at all (`api.guards.limits`): one they refused is never validated,
 nor remembered.
 """
 

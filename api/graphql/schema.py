@@ -12,15 +12,15 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 from strawberry.types import ExecutionContext
 
-from api.catalog import CatalogMutation, CatalogQuery
-from api.context import Context
-from api.documents import CachedParsing, CachedValidation
 from api.errors import ErrorCodes, log_unexpected
-from api.exposure import IntrospectionForSignedInCallers
-from api.limits import GraphQLLimits, limit_extensions
-from api.loaders import Loaders
-from api.orders import OrderMutation, OrderQuery, OrderSubscription
-from api.read_cache import ClassifyOperations
+from api.graphql.catalog import CatalogMutation, CatalogQuery
+from api.graphql.context import Context
+from api.graphql.loaders import Loaders
+from api.graphql.orders import OrderMutation, OrderQuery, OrderSubscription
+from api.guards.introspection import IntrospectionForSignedInCallers
+from api.guards.limits import GraphQLLimits, limit_extensions
+from api.guards.parse_cache import CachedParsing, CachedValidation
+from api.guards.read_cache import ClassifyOperations
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
 
@@ -83,10 +83,10 @@ def build_schema(
     """The schema; with `metrics`, every operation is counted and timed.
 
     In `production`, only signed-in callers may introspect, and errors carry no
-    suggestions (see `api.exposure`).
+    suggestions (see `api.guards.introspection`).
     """
     extensions: list[Callable[[], SchemaExtension]] = [
-        # Documents are parsed, and validated, once (see `api.documents`); the
+        # Documents are parsed, and validated, once (see `api.guards.parse_cache`); the
         # limits before validation keep hostile ones from being either.
         CachedParsing,
         *limit_extensions(limits or GraphQLLimits()),

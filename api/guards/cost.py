@@ -42,6 +42,10 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+MAX_PAGE = 1000
+"""The largest `first` of any list; the cost rule counts a list at this size when it
+cannot know better."""
+
 LIST_SIZE = "most_items"
 """Field metadata naming the most items a list without `first` can hold:
 `strawberry.field(metadata={LIST_SIZE: 100})`."""

@@ -8,9 +8,9 @@ from typing import cast
 import strawberry
 from sqlalchemy import RowMapping
 
-from api.context import Context, Info
 from api.errors import ApiError
-from api.pagination import fetch_page, log_cursor, log_page
+from api.graphql.context import Context, Info
+from api.graphql.pagination import fetch_page, log_cursor, log_page
 from domain.errors import ErrorCode
 
 

@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
-from api.commands import CommandSender
+from api.auth.identity import Identity, anonymous
+from api.auth.sockets import Caller
+from api.auth.tokens import InvalidToken, TokenVerifier
+from api.commands.sagas import SagaClient
+from api.commands.sender import CommandSender
 from api.errors import ApiError
-from api.identity import Identity, anonymous
-from api.loaders import Loaders
-from api.read_cache import Kind, ReadCache
-from api.saga_client import SagaClient
-from api.sockets import Caller
-from api.tokens import InvalidToken, TokenVerifier
+from api.graphql.loaders import Loaders
+from api.guards.read_cache import Kind, ReadCache
 from domain.errors import ErrorCode
 from observability.health import Check
 from read_models.notifications import Notifications
@@ -49,7 +49,7 @@ class Context(BaseContext):
         super().__init__()
         self.read_cache = read_cache
         self.operation_kind = Kind.OTHER
-        """Set by `api.read_cache.ClassifyOperations` once the operation is validated."""
+        """Set by `api.guards.read_cache.ClassifyOperations` once the operation is validated."""
         self.engine = engine
         self.commands = commands
         self.sagas = sagas

@@ -13,12 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from api.errors import ApiError
+from api.guards.cost import MAX_PAGE
 from domain.errors import ErrorCode
 from read_models.queries import LogPosition, UnknownCursor
-
-MAX_PAGE = 1000
-"""The largest `first` of any list; the cost limit counts a list at this size when it
-cannot know better."""
 
 T = TypeVar("T")
 

@@ -8,14 +8,14 @@ import strawberry
 from pydantic import ValidationError
 from sqlalchemy import RowMapping
 
-from api.commands import REUSED_REQUEST_ID, RequestId, command_id_for, new_entity_id
-from api.context import Info
+from api.auth.identity import Identity
+from api.commands.sagas import OrderNotRunning
+from api.commands.sender import REUSED_REQUEST_ID, RequestId, command_id_for, new_entity_id
 from api.errors import ApiError, invalid_input
-from api.identity import Identity
-from api.loaders import Loaders
-from api.order_types import Order, OrderUpdate
-from api.pagination import fetch_page
-from api.saga_client import OrderNotRunning
+from api.graphql.context import Info
+from api.graphql.loaders import Loaders
+from api.graphql.order_types import Order, OrderUpdate
+from api.graphql.pagination import fetch_page
 from domain.errors import ErrorCode
 from domain.orders import MAX_LINES, PlaceOrder
 from domain.saga import FINAL_STATES
