@@ -78,12 +78,12 @@ async def _send(
         command = build(command_id)
     except ValidationError as error:
         raise invalid_input(error) from None
-    await context.commands.send(command, context.command_context(command_id))
+    await context.services.commands.send(command, context.command_context(command_id))
     return command_id
 
 
 async def _category(info: Info, category_id: str) -> Category:
-    async with info.context.engine.connect() as conn:
+    async with info.context.services.engine.connect() as conn:
         row = (await queries.category_rows(conn, [category_id])).get(category_id)
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"category {category_id} does not exist", field="id")
@@ -91,7 +91,7 @@ async def _category(info: Info, category_id: str) -> Category:
 
 
 async def _product(info: Info, product_id: str) -> Product:
-    async with info.context.engine.connect() as conn:
+    async with info.context.services.engine.connect() as conn:
         row = (await queries.product_rows(conn, [product_id])).get(product_id)
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"product {product_id} does not exist", field="id")
@@ -114,7 +114,7 @@ class CatalogQuery:
         self, info: Info, first: int = 100, after: strawberry.ID | None = None
     ) -> list[Category]:
         info.context.caller()  # public, but a token sent must be valid
-        async with info.context.engine.connect() as conn:
+        async with info.context.services.engine.connect() as conn:
             rows = await fetch_page(
                 "category",
                 first,
@@ -128,7 +128,7 @@ class CatalogQuery:
     @strawberry.field
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:
         info.context.caller()  # public, but a token sent must be valid
-        async with info.context.engine.connect() as conn:
+        async with info.context.services.engine.connect() as conn:
             row = (await queries.product_rows(conn, [str(id)])).get(str(id))
         return None if row is None else Product.from_row(row)
 
@@ -148,7 +148,7 @@ class CatalogQuery:
             getattr(field, "name", None) == "category"
             for field in info.selected_fields[0].selections
         )
-        async with info.context.engine.connect() as conn:
+        async with info.context.services.engine.connect() as conn:
             rows = await fetch_page(
                 "product",
                 first,

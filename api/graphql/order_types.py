@@ -153,6 +153,6 @@ class OrderUpdate:
     @strawberry.field(description="The order as it is now.")
     async def order(self, info: Info) -> Order | None:
         # Read afresh on every update: a subscription's loaders would serve the first one.
-        async with info.context.engine.connect() as conn:
+        async with info.context.services.engine.connect() as conn:
             row = (await queries.order_rows(conn, [str(self.order_id)])).get(str(self.order_id))
         return None if row is None else Order.from_row(row)

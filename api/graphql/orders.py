@@ -13,7 +13,6 @@ from api.commands.sagas import OrderNotRunning
 from api.commands.sender import REUSED_REQUEST_ID, RequestId, command_id_for, new_entity_id
 from api.errors import ApiError, invalid_input
 from api.graphql.context import Info
-from api.graphql.loaders import Loaders
 from api.graphql.order_types import Order, OrderUpdate
 from api.graphql.pagination import fetch_page
 from domain.errors import ErrorCode
@@ -49,7 +48,7 @@ def _visible(identity: Identity, row: RowMapping | None) -> RowMapping | None:
 async def _order_row(info: Info, order_id: str) -> RowMapping:
     """The order's row, read now; NOT_FOUND when it is missing or someone else's."""
     identity = info.context.signed_in()
-    async with info.context.engine.connect() as conn:
+    async with info.context.services.engine.connect() as conn:
         row = _visible(identity, (await queries.order_rows(conn, [order_id])).get(order_id))
     if row is None:
         raise ApiError(ErrorCode.NOT_FOUND, f"order {order_id} does not exist", field="id")
@@ -78,7 +77,7 @@ async def _require_same_order(info: Info, order: PlaceOrder) -> None:
     Checked after placing: a request that joined an earlier one's saga finds
     that saga's order here, whether it was still running or had finished.
     """
-    async with info.context.engine.connect() as conn:
+    async with info.context.services.engine.connect() as conn:
         placed = (await queries.order_rows(conn, [order.order_id])).get(order.order_id)
         lines = (await queries.items_of_orders(conn, [order.order_id])).get(order.order_id, [])
     asked = [(item.product_id, item.quantity) for item in order.items]
@@ -98,7 +97,7 @@ async def _priced_order(
         # Counted before any line is looked up: 40,000 lines cost no SQL.
         raise ApiError(ErrorCode.VALIDATION, f"an order has 1 to {MAX_LINES} lines", field="items")
     product_ids = [str(item.product_id) for item in order.items]
-    async with info.context.engine.connect() as conn:
+    async with info.context.services.engine.connect() as conn:
         products = await queries.product_rows(conn, product_ids)
     for product_id in product_ids:
         if product_id not in products:
@@ -147,7 +146,7 @@ class OrderQuery:
     ) -> list[Order]:
         identity = info.context.signed_in()
         owner = None if identity.is_admin and user_id is None else _customer(identity, user_id)
-        async with info.context.engine.connect() as conn:
+        async with info.context.services.engine.connect() as conn:
             rows = await fetch_page(
                 "order",
                 first,
@@ -182,7 +181,7 @@ class OrderMutation:
         )
         order_id = new_entity_id(command_id)
         order = await _priced_order(info, order_id, user_id, input)
-        await context.sagas.place(order, context.command_context(command_id))
+        await context.services.sagas.place(order, context.command_context(command_id))
         await _require_same_order(info, order)
         return await _order(info, order_id)
 
@@ -202,7 +201,7 @@ class OrderMutation:
             raise invalid_input(error, default_field="reason") from None
         order = await _order(info, str(id))
         try:
-            await info.context.sagas.cancel(str(id), request)
+            await info.context.services.sagas.cancel(str(id), request)
         except OrderNotRunning:
             raise ApiError(
                 ErrorCode.CONFLICT,
@@ -228,17 +227,17 @@ class OrderSubscription:
             return  # the client has seen every change there will ever be
         version = after_version
         # Woken only by this order's changes: its saga's steps carry its id.
-        async with context.notifications.subscription(str(order_id)) as woken:
+        async with context.services.notifications.subscription(str(order_id)) as woken:
             while True:
                 woken.clear()
                 context.signed_in()  # ends the subscription once the socket's token expires
-                async with context.engine.connect() as conn:
+                async with context.services.engine.connect() as conn:
                     rows = await queries.order_updates_after(conn, str(order_id), version)
                 for row in rows:
                     version = row["version"]
                     # Fresh loaders for each update: the operation's would serve every
                     # update what they cached for the first (its timeline, say).
-                    context.loaders = Loaders.for_request(context.engine)
+                    context.loaders = context.fresh_loaders()
                     yield OrderUpdate.from_row(row)
                     if row["status"] in FINAL_STATES:
                         return

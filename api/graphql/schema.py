@@ -15,7 +15,6 @@ from strawberry.types import ExecutionContext
 from api.errors import ErrorCodes, log_unexpected
 from api.graphql.catalog import CatalogMutation, CatalogQuery
 from api.graphql.context import Context
-from api.graphql.loaders import Loaders
 from api.graphql.orders import OrderMutation, OrderQuery, OrderSubscription
 from api.guards.introspection import IntrospectionForSignedInCallers
 from api.guards.limits import GraphQLLimits, limit_extensions
@@ -47,7 +46,7 @@ class LoadersPerOperation(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context):
-            context.loaders = Loaders.for_request(context.engine)
+            context.loaders = context.fresh_loaders()
         yield
 
 

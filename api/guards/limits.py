@@ -1,4 +1,4 @@
-"""What a request may ask for: GraphQL depth, aliases, tokens, cost, body size and clean text.
+"""What an operation may ask for: GraphQL depth, aliases, tokens, cost and clean text.
 
 Every limit is checked before execution and costs no SQL; a refusal is a
 VALIDATION error whose message names the limit.
@@ -21,7 +21,6 @@ from graphql import (
     Visitor,
     visit,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -157,55 +156,3 @@ def _scan_literals(document: DocumentNode | None) -> tuple[str | None, bool]:
     if document is not None:
         visit(document, FindBadLiterals())
     return (controls[0] if controls else None), any(long_numbers)
-
-
-class BodySizeLimit:
-    """Answers 413 to a request body over `max_bytes`, before anything parses it."""
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(send, self.max_bytes)
-            return
-        received = 0
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _too_large(send: Send, max_bytes: int) -> None:
-    body = (
-        b'{"errors": [{"message": "the request body is over the limit of '
-        + str(max_bytes).encode()
-        + b' bytes", "extensions": {"code": "VALIDATION"}}]}'
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -31,7 +31,7 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -46,6 +46,8 @@ from graphql import (
 )
 from pydantic_core import to_json
 from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from api.guards.parse_cache import MAX_REMEMBERED_QUERY, Remembered
 
@@ -203,3 +205,39 @@ class ReadCache:
     def size(self) -> int:
         """Bytes of the kept answers, as JSON."""
         return self._bytes
+
+
+async def answer_through(
+    cache: ReadCache,
+    *,
+    scope: tuple[str, str],
+    request: GraphQLRequestData,
+    execute: Callable[[], Awaitable[ExecutionResult]],
+    kind: Callable[[], Kind],
+    counted: Callable[[str], object],
+) -> ExecutionResult:
+    """Answer one GraphQL request from `cache`, or `execute` it and keep what may be kept.
+
+    `scope` is the caller's (tenant, role); `kind` tells, once executed, what the
+    operation was (`ClassifyOperations` sets it); `counted` hears "hit" or "miss".
+    A mutation that succeeded empties its tenant's entries before its answer
+    leaves, so this client's next read here sees its write.
+    """
+    tenant, role = scope
+    key = cache.key(tenant, role, request.query or "", request.operation_name, request.variables)
+    cached = cache.get(key)
+    if cached is not None:
+        counted("hit")
+        return ExecutionResult(data=cached, errors=None)
+    generation = cache.generation(tenant)
+    result = await execute()
+    operation = kind()
+    if operation is Kind.CATALOG_READ:
+        counted("miss")
+        if not result.errors and result.data is not None:
+            cache.put(key, generation, result.data)
+    elif operation is Kind.MUTATION and not result.errors and role != "anonymous":
+        # Only a write that happened: a refused one (anyone can send those, for
+        # any tenant) must not empty a tenant's cache.
+        cache.invalidate(tenant)
+    return result

@@ -19,7 +19,7 @@ import bootstrap
 from api.auth.identity import Role
 from api.auth.tokens import InvalidToken, TokenVerifier
 from api.errors import ApiError
-from api.graphql.context import Context
+from api.graphql.context import Context, Services
 from domain.errors import ErrorCode
 from settings import Settings
 
@@ -220,15 +220,10 @@ async def test_a_socket_may_do_nothing_more_once_its_token_expires():
     identity = await verifier.identify(
         jwt.encode(claims(exp=int(time.time()) + 1), SECRET, "HS256")
     )
-    context = Context(
-        engine=None,
-        commands=None,
-        sagas=None,
-        notifications=None,
-        correlation_id="c",
-        verifier=verifier,
-        identity=identity,
+    services = Services(
+        engine=None, checks={}, commands=None, sagas=None, notifications=None, verifier=verifier
     )
+    context = Context(services=services, correlation_id="c", identity=identity)
     assert context.signed_in() is identity
     await asyncio.sleep(2.1)
     with pytest.raises(ApiError) as refused:

@@ -1,0 +1,118 @@
+"""The GraphQL router: GraphQL over HTTP and WebSocket, routed to the schema.
+
+It routes, and hands each concern to the module that holds it: cached
+catalog answers to `api.guards.read_cache`, JSON to `api.http.json_codec`,
+GraphiQL's page to `api.http.graphiql`, a socket's sign-in and its cap to
+`api.auth.sign_in`, and the protocol's own errors to `api.http.ws_protocol`.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
+
+from api.auth.sign_in import sign_in_socket
+from api.auth.sockets import SocketsPerCaller
+from api.graphql.context import Context
+from api.guards.read_cache import answer_through
+from api.http.graphiql import graphiql_page
+from api.http.json_codec import decode_json, encode_json
+from api.http.ws_protocol import CodedProtocolErrors
+from observability.metrics import ApiMetrics
+
+
+class ShopGraphQLRouter(GraphQLRouter[Context, None]):
+    """GraphQL at its prefix; a WebSocket must sign in with its `connection_init`.
+
+    The token travels as `{"Authorization": "Bearer …"}` in the init payload; a
+    socket without a valid one, or of a caller who already holds as many sockets
+    as `sockets` allows, is closed (4403) before any subscription runs.
+    """
+
+    graphql_transport_ws_handler_class = CodedProtocolErrors
+
+    def __init__(
+        self,
+        *args: Any,
+        sockets: SocketsPerCaller,
+        metrics: ApiMetrics,
+        graphiql_token: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._sockets = sockets
+        self._metrics = metrics
+        self._graphiql_token = graphiql_token
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Through the read cache when the caller may share cached answers.
+
+        Relies on batching being off (it is: Strawberry's default): the items of a
+        batch would share one context, and with it `operation_kind`.
+        """
+
+        async def execute() -> ExecutionResult:
+            return await super(ShopGraphQLRouter, self).execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+
+        cache, scope = context.services.read_cache, context.cache_scope()
+        if cache is None or scope is None or not request_data.query:
+            return await execute()
+        return await answer_through(
+            cache,
+            scope=scope,
+            request=request_data,
+            execute=execute,
+            kind=lambda: context.operation_kind,
+            counted=lambda outcome: self._metrics.read_cache.labels(outcome).inc(),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return encode_json(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._graphiql_page)
+
+    @cached_property
+    def _graphiql_page(self) -> str:
+        """Built once: it is the same for every request."""
+        return graphiql_page(self.graphql_ide_html, token=self._graphiql_token)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization", params.get("authorization"))
+        signed_in = await sign_in_socket(context.services.verifier, self._sockets, authorization)
+        if isinstance(signed_in, str):
+            context.rejection = signed_in  # the close frame's reason (see `api.http.ws_protocol`)
+            raise ConnectionRejectionError({"reason": signed_in})
+        context.signed_in_socket(*signed_in)
+        return await super().on_ws_connect(context)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            # The socket has closed: its caller may open another.
+            if isinstance(context, Context) and context.socket_caller is not None:
+                self._sockets.give_back(context.socket_caller)
+                context.socket_caller = None
