@@ -351,3 +351,21 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminal]:
     opened = Terminal()
     yield opened
     opened.close()
+
+
+SERVER_FIXTURES = frozenset(
+    {"embedded_postgres", "any_database_url", "temporal_env", "psp_url", "dev_env"}
+)
+"""Fixtures that start a server (PostgreSQL, Temporal, the payment simulator, `./dev`)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `servers` every test that needs one, so `./test -m "not servers"` runs the rest.
+
+    A test needs a server when one of its fixtures, however indirectly, starts one;
+    a module whose tests start servers some other way says so with
+    `pytestmark = pytest.mark.servers`.
+    """
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)

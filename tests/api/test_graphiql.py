@@ -16,7 +16,7 @@ import shutil
 import pytest
 
 from tests.api.catalog_client import create_category, create_product, unique
-from tests.saga.test_subscription import served
+from tests.e2e.test_subscription import served
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.api.catalog_client import create_category, error_of, event_count, unique
 from tests.conftest import sql_statements, token
-from tests.saga.orders_client import faults, place, stocked_product, until, until_final
+from tests.orders_client import faults, place, stocked_product, until, until_final
 
 CREATE_CATEGORY = "mutation($n: String!) { createCategory(input: {name: $n}) { id name } }"
 

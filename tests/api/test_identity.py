@@ -23,7 +23,7 @@ from devstack.issuer import ALGORITHM, AUDIENCE, ISSUER, DevIssuer
 from tests.api.catalog_client import error_of, event_count, unique
 from tests.conftest import ISSUER as TEST_ISSUER
 from tests.conftest import token
-from tests.saga.orders_client import place, stocked_product, until_final
+from tests.orders_client import place, stocked_product, until_final
 
 CLI = [sys.executable, "-m", "cli"]
 CREATE_CATEGORY = "mutation($n: String!) { createCategory(input: {name: $n}) { id } }"

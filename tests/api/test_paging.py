@@ -10,7 +10,7 @@ from projector import rebuild
 from read_models.order_timeline import ORDER_TIMELINE
 from read_models.price_history import PRICE_HISTORY
 from tests.api.catalog_client import create_category, create_product, error_of, unique
-from tests.saga.orders_client import place, stocked_product, until_final
+from tests.orders_client import place, stocked_product, until_final
 
 
 async def walk(gql, query: str, path: list[str], cursor: str, **variables: Any) -> list[Any]:

@@ -15,7 +15,7 @@ from tests.api.catalog_client import (
     unique,
 )
 from tests.conftest import token
-from tests.saga.orders_client import place, stocked_product, until_final
+from tests.orders_client import place, stocked_product, until_final
 
 ADD_STOCK = (
     "mutation($p: ID!, $r: String) { addStock(input: {productId: $p, quantity: 2}, requestId: $r)"

@@ -12,10 +12,10 @@ import bootstrap
 from database import create_engine
 from domain.payments import payment_key
 from ops.audit import AuditReport, Invariant
+from tests.cli.test_cli import shop
 from tests.conftest import settings_env
 from tests.ops.audit_client import audited
-from tests.saga.orders_client import faults, place, stocked_product, until, until_final
-from tests.test_cli import shop
+from tests.orders_client import faults, place, stocked_product, until, until_final
 
 
 def about(report: AuditReport) -> set[tuple[Invariant, str]]:

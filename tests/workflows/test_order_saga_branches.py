@@ -1,6 +1,6 @@
 """Every branch of OrderSaga, with stubbed activities.
 
-The end-to-end tests in tests/saga/ run the real activities (PostgreSQL, the
+The end-to-end tests in tests/e2e/ run the real activities (PostgreSQL, the
 payment simulator) behind the API, so they reach only the branches the real
 system can be pushed into, and slowly. Here each activity is a stub that records
 its calls, so every branch (each refusal, a payment that times out, a cancel

@@ -130,7 +130,7 @@ async def test_the_fraud_check_without_its_patch_would_break_the_sagas_from_befo
 
 @pytest.mark.skipif(not os.environ.get("RECORD_HISTORIES"), reason="set RECORD_HISTORIES=1")
 async def test_record_histories(system, temporal_env, psp_url):
-    from tests.saga.orders_client import faults, place, stocked_product, until, until_final
+    from tests.orders_client import faults, place, stocked_product, until, until_final
 
     product = await stocked_product(system.gql, stock=10)
     outcomes = {}

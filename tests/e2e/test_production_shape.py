@@ -14,9 +14,9 @@ import httpx
 
 from domain.payments import payment_key
 from tests.conftest import free_port, make_settings, running_system, settings_env, token
+from tests.e2e.test_crashes import kill, shop_process, until_serving, until_timeline_complete
 from tests.ops.audit_client import audited, findings_about
-from tests.saga.orders_client import CREATE_ORDER, faults, ledger, stocked_product, until_final
-from tests.saga.test_crashes import kill, shop_process, until_serving, until_timeline_complete
+from tests.orders_client import CREATE_ORDER, faults, ledger, stocked_product, until_final
 
 
 def process_env(base: dict[str, str]) -> dict[str, str]:

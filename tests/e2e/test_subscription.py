@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from tests.conftest import token
-from tests.saga.orders_client import place, stocked_product
+from tests.orders_client import place, stocked_product
 
 SUBSCRIBE = (
     "subscription($id: ID!, $after: Int! = 0) { orderUpdated(orderId: $id, afterVersion: $after) "

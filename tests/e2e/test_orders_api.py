@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.api.catalog_client import error_of, event_count
-from tests.saga.orders_client import (
+from tests.orders_client import (
     ORDER_FIELDS,
     place,
     stock_of,

@@ -12,7 +12,7 @@ from devstack.servers import start_temporal_dev_server, terminate, wait_for_port
 from tests.api.catalog_client import error_of
 from tests.conftest import free_port, make_settings, running_system
 from tests.ops.audit_client import audited, findings_about
-from tests.saga.orders_client import faults, place, stocked_product, until_final
+from tests.orders_client import faults, place, stocked_product, until_final
 
 
 async def test_sagas_finish_across_a_temporal_restart(

@@ -8,7 +8,7 @@ import asyncio
 from devstack.servers import EmbeddedPostgres
 from tests.conftest import make_settings, prepared_postgres, running_system
 from tests.ops.audit_client import audited
-from tests.saga.orders_client import faults, place, stocked_product, until_final
+from tests.orders_client import faults, place, stocked_product, until_final
 
 
 async def test_orders_survive_a_database_restart_mid_load(tmp_path, temporal_env, psp_url):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio.client import WorkflowExecutionStatus
 
 from tests.conftest import make_settings, running_system
-from tests.saga.orders_client import faults, place, stocked_product, until_final
+from tests.orders_client import faults, place, stocked_product, until_final
 
 
 async def test_a_compensation_past_its_deadline_fails_the_order_and_the_workflow(

@@ -10,7 +10,7 @@ import pytest
 from domain.fraud import HELD_FOR_REVIEW
 from domain.payments import payment_key
 from tests.api.catalog_client import error_of, event_count
-from tests.saga.orders_client import (
+from tests.orders_client import (
     event_types,
     faults,
     ledger,

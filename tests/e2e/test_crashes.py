@@ -27,7 +27,7 @@ from tests.conftest import (
     settings_env,
     token,
 )
-from tests.saga.orders_client import (
+from tests.orders_client import (
     CREATE_ORDER,
     faults,
     ledger,

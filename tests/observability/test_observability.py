@@ -25,8 +25,8 @@ from tests.conftest import (
     running_system,
     settings_env,
 )
-from tests.saga.orders_client import place, stocked_product, until_final
-from tests.saga.test_crashes import shop_process
+from tests.e2e.test_crashes import shop_process
+from tests.orders_client import place, stocked_product, until_final
 
 PLACE_ORDER = "mutation PlaceOrder($input: CreateOrderInput!) { createOrder(input: $input) { id } }"
 

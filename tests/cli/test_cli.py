@@ -15,9 +15,10 @@ import pytest
 
 from settings import Settings
 from tests.conftest import settings_env
-from tests.saga.orders_client import faults, place, stocked_product, until, until_final
+from tests.orders_client import faults, place, stocked_product, until, until_final
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+ROOT = Path(__file__).resolve().parents[2]
+HISTORIES = ROOT / "tests" / "histories"
 
 
 async def shop(env: dict[str, str], *args: str, within: float = 60) -> tuple[int, str]:
@@ -284,7 +285,7 @@ async def test_an_operator_command_that_cannot_work_says_why_in_one_line(tmp_pat
 
 async def test_shop_says_its_version_from_the_console_script_in_the_venv():
     """`shop` is on the PATH of an activated .venv (pyproject's [project.scripts])."""
-    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     script = Path(sys.executable).parent / "shop"
     assert script.is_file(), "the package is installed without its console script"
     process = await asyncio.create_subprocess_exec(

@@ -41,7 +41,7 @@ from observability.metrics import SAGA_METRICS, TEMPORAL_SDK_METRICS, ApiMetrics
 from psp.client import HttpPaymentProvider
 from settings import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 BASE = K8S / "base"
 DEV = K8S / "overlays" / "dev"

@@ -11,7 +11,7 @@ from devstack.servers import with_user
 from tenancy import APP_ROLE
 from tests.api.catalog_client import error_of
 from tests.conftest import token
-from tests.saga.orders_client import place, until_final
+from tests.orders_client import place, until_final
 
 ALLOWED_WITHOUT_RLS = {"read.projection_checkpoints"}
 """Tables every tenant shares: where each asynchronous projection has got to in the log."""
@@ -141,7 +141,7 @@ async def test_the_app_role_sees_no_other_tenants_rows_even_in_a_bare_select(sys
 
 
 async def test_another_tenants_order_cannot_be_followed_nor_its_request_id_reused(system):
-    from tests.saga.test_subscription import first_answer, served
+    from tests.e2e.test_subscription import first_answer, served
 
     _, product = await tenant_catalog(system.gql, "sub-a", f"Desk {uuid.uuid4().hex[:6]}")
     alice = system.gql.as_user(token("alice", role="customer", tenant="sub-a"))

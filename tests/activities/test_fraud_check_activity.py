@@ -22,7 +22,7 @@ from domain.orders import OrderItem, PlaceOrder
 from domain.saga import Refusal
 from psp.client import ChargeMade
 from read_models import INLINE_PROJECTIONS
-from tests.saga.orders_client import stored_events
+from tests.orders_client import stored_events
 from workflows.contracts import CommandContext
 from workflows.saga_activities import PaymentInput, PlaceOrderInput
 

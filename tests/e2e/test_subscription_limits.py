@@ -21,8 +21,8 @@ from websockets.typing import Subprotocol
 from eventstore.records import Position
 from read_models.tables import order_timeline, order_updates, orders
 from tests.conftest import make_settings, running_system, sql_statements, temporal_address, token
-from tests.saga.orders_client import place, stocked_product, until_final
-from tests.saga.test_subscription import SUBSCRIBE, served, signed_in
+from tests.e2e.test_subscription import SUBSCRIBE, served, signed_in
+from tests.orders_client import place, stocked_product, until_final
 
 # `system` uses these defaults; a test that needs others says so.
 PER_SOCKET = 20

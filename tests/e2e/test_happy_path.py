@@ -6,7 +6,7 @@ import asyncio
 import uuid
 
 from domain.payments import payment_key
-from tests.saga.orders_client import (
+from tests.orders_client import (
     event_types,
     ledger,
     place,

@@ -15,7 +15,7 @@ from temporalio.client import WorkflowExecutionStatus
 import bootstrap
 from database import create_engine
 from tests.ops.audit_client import audited
-from tests.saga.orders_client import faults, place, stock_of, stocked_product, until_final
+from tests.orders_client import faults, place, stock_of, stocked_product, until_final
 from workflows.order_saga import UNRECORDED_REASON
 
 

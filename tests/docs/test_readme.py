@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from tests.test_dev_command import dev_env, start_dev, stop_dev  # noqa: F401 (a fixture)
+from tests.devstack.test_dev_command import dev_env, start_dev, stop_dev  # noqa: F401 (a fixture)
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
