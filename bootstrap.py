@@ -30,7 +30,7 @@ from api.http.app import create_app
 from database import create_engine
 from domain.registry import ALL_EVENTS
 from domain.upcasters import UPCASTERS
-from eventstore import EventRegistry, EventStore
+from eventstore import EventRegistry, FollowedEventStore
 from eventstore.listener import LogListener
 from eventstore.postgres import PostgresEventStore
 from observability.health import database_check, projections_check, temporal_check
@@ -63,7 +63,7 @@ def event_registry() -> EventRegistry:
     return EventRegistry(ALL_EVENTS, UPCASTERS)
 
 
-def event_store() -> EventStore:
+def event_store() -> FollowedEventStore:
     """The event store on PostgreSQL, reading every event type the system has stored."""
     return PostgresEventStore(event_registry())
 

@@ -16,7 +16,7 @@ from settings import Settings, package_version
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from eventstore import EventStore
+    from eventstore import FollowedEventStore
 
 
 def _api(settings: Settings) -> None:
@@ -143,13 +143,13 @@ def _events(settings: Settings, args: argparse.Namespace) -> None:
 
     if args.action == "show":
 
-        async def show(engine: AsyncEngine, store: EventStore) -> str:
+        async def show(engine: AsyncEngine, store: FollowedEventStore) -> str:
             return await events.show_stream(engine, store, args.stream, tenant=args.tenant)
 
         _with_store(settings, show)
     else:
 
-        async def tail(engine: AsyncEngine, store: EventStore) -> None:
+        async def tail(engine: AsyncEngine, store: FollowedEventStore) -> None:
             await events.tail(
                 engine,
                 store,
@@ -186,7 +186,7 @@ def _projections(settings: Settings, args: argparse.Namespace) -> None:
 def _orders(settings: Settings, args: argparse.Namespace) -> None:
     from ops.orders import inspect
 
-    async def run(engine: AsyncEngine, store: EventStore) -> str:
+    async def run(engine: AsyncEngine, store: FollowedEventStore) -> str:
         return await inspect(engine, store, args.order_id)
 
     _with_store(settings, run)

@@ -7,6 +7,7 @@ A refusal by the domain is an answer (`CommandResult.failure`), not an error:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +16,7 @@ from temporalio import activity
 from activities.handlers import COMMAND_HANDLERS
 from activities.handlers.unit_of_work import UnitOfWork, run_in_unit_of_work
 from domain.errors import DomainError
-from eventstore import EventMetadata, EventStore
+from eventstore import EventMetadata, FollowedEventStore
 from observability.tracing import trace_context
 from read_models import Projection
 from workflows.contracts import (
@@ -34,7 +35,7 @@ class CommandActivities:
     def __init__(
         self,
         engine: AsyncEngine,
-        store: EventStore,
+        store: FollowedEventStore,
         projections: Sequence[Projection],
         *,
         conflict_retries: int,
@@ -60,7 +61,7 @@ class CommandActivities:
         )
         handler = COMMAND_HANDLERS[type(command)]
 
-        async def handle(uow: UnitOfWork) -> None:
+        async def handle(uow: UnitOfWork[Any]) -> None:
             await handler(uow, command)
 
         structlog.contextvars.bind_contextvars(correlation_id=context.correlation_id)

@@ -28,7 +28,7 @@ from domain.orders import BeginCompensation, CloseOrder, Order
 from domain.payments import RecordCharge, RecordDecline, payment_key
 from domain.saga import Refusal
 from domain.shipping import ArrangeShipment, Shipment
-from eventstore import EventMetadata, EventStore
+from eventstore import EventMetadata, FollowedEventStore
 from observability.tracing import trace_context
 from psp.client import ChargeDeclined, PaymentProvider, ProviderUnavailable
 from read_models import Projection
@@ -59,7 +59,7 @@ class SagaActivities(OrderSagaActivities):
     def __init__(
         self,
         engine: AsyncEngine,
-        store: EventStore,
+        store: FollowedEventStore,
         projections: Sequence[Projection],
         provider: PaymentProvider,
         *,

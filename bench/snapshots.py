@@ -76,7 +76,7 @@ async def _stock_stream(storage: Storage, length: int) -> str:
 async def _command(storage: Storage, aggregate: Any, command: Any) -> float:
     """Run one stock command as the saga's activities do; milliseconds."""
 
-    async def handle(uow: UnitOfWork) -> None:
+    async def handle(uow: UnitOfWork[Any]) -> None:
         await uow.lock(StockItem.stream_id(command.product_id))
         await uow.decide(aggregate, StockItem.stream_id(command.product_id), command)
 

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from eventstore.listener import LogListener
 from eventstore.port import EventStore
@@ -15,7 +15,7 @@ from eventstore.records import START, Position, RecordedEvent
 
 async def follow(
     engine: AsyncEngine,
-    store: EventStore,
+    store: EventStore[AsyncConnection],
     *,
     after: Position = START,
     batch_size: int = 500,

@@ -1,13 +1,25 @@
-"""The event store's port: what activities, projections, the projector and operators depend on.
+"""The event store's port: what handlers, projections, the projector and operators depend on.
+
+`EventStore[Tx]` is the log itself, generic in the transaction its caller
+holds: two stores implement it, `eventstore.postgres.PostgresEventStore` (on
+SQLAlchemy's `AsyncConnection`, so an append and the inline projections of
+its events commit or roll back together) and `eventstore.memory.InMemoryEventStore`
+(on its own `MemoryTransaction`, for tests of handlers that need no database),
+and one contract suite (`tests/eventstore/test_contract.py`) runs against both.
+
+`FollowedEventStore` adds what only a store that other processes follow has:
+who holds their horizon back, and a wake-up after a commit. Only PostgreSQL
+has either, and the processes that need them (the projector, readiness, the
+operator commands, the unit of work's commit) say so by asking for it.
 
 Everything outside `eventstore/` is typed against these protocols; only the
-composition root (`bootstrap.py`) names the PostgreSQL implementation.
+composition root (`bootstrap.py`) names an implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,17 +36,20 @@ from eventstore.records import (
     Snapshot,
 )
 
+Tx = TypeVar("Tx", contravariant=True)
+"""The transaction a store's caller holds; every method runs inside it."""
 
-class EventStore(Protocol):
+
+class EventStore(Protocol[Tx]):
     """An append-only log of domain events, read per stream or in one global order.
 
-    Every method takes the caller's connection, so an append and the inline
-    projections of its events commit or roll back together.
+    Every method takes the caller's transaction, so what a command appends and
+    what it reads back are one unit: both commit, or neither.
     """
 
     async def append(
         self,
-        conn: AsyncConnection,
+        tx: Tx,
         stream_id: str,
         expected_version: int,
         new_events: Sequence[DomainEvent],
@@ -44,20 +59,20 @@ class EventStore(Protocol):
         ...
 
     async def read_stream(
-        self, conn: AsyncConnection, stream_id: str, *, from_version: int = 1
+        self, tx: Tx, stream_id: str, *, from_version: int = 1
     ) -> list[RecordedEvent]: ...
 
-    async def read_snapshot(self, conn: AsyncConnection, stream_id: str) -> Snapshot | None:
+    async def read_snapshot(self, tx: Tx, stream_id: str) -> Snapshot | None:
         """The latest snapshot of a stream, if one was saved."""
         ...
 
-    async def save_snapshot(self, conn: AsyncConnection, snapshot: Snapshot) -> None:
+    async def save_snapshot(self, tx: Tx, snapshot: Snapshot) -> None:
         """Keep `snapshot` unless the stored one is newer (of the same schema version)."""
         ...
 
     async def read_all(
         self,
-        conn: AsyncConnection,
+        tx: Tx,
         *,
         after: Position = START,
         limit: int = 1000,
@@ -66,21 +81,33 @@ class EventStore(Protocol):
         """The global log after `after`, gap-free: only events no running transaction precedes."""
         ...
 
-    async def read_correlated(
-        self, conn: AsyncConnection, correlation_id: str
-    ) -> list[RecordedEvent]:
+    async def read_correlated(self, tx: Tx, correlation_id: str) -> list[RecordedEvent]:
         """Every event of one correlation (an order's saga), across streams, in log order."""
         ...
 
-    async def last_position(self, conn: AsyncConnection) -> Position:
+    async def last_position(self, tx: Tx) -> Position:
         """The position of the newest settled event (`START` when there is none)."""
         ...
 
-    async def backlog(
-        self, conn: AsyncConnection, *, after: Position, limit: int = 10_000
-    ) -> Backlog:
+    async def backlog(self, tx: Tx, *, after: Position, limit: int = 10_000) -> Backlog:
         """Settled events after `after` (counted up to `limit`) and when the oldest was recorded."""
         ...
+
+    async def previous_outcome(self, tx: Tx, command_id: str) -> PreviousOutcome | None:
+        """What an already-applied command left (its last event), or None if it never ran."""
+        ...
+
+    async def lock_streams(self, tx: Tx, stream_ids: Iterable[str]) -> None:
+        """Make other writers of these streams wait until this transaction ends.
+
+        For streams many commands write at once (one product's stock during a
+        sale): waiting in line costs less than conflicting and deciding again.
+        """
+        ...
+
+
+class FollowedEventStore(EventStore[AsyncConnection], Protocol):
+    """The event store that the projector, subscriptions and caches of other processes follow."""
 
     async def horizon_holder(self, conn: AsyncConnection) -> HorizonHolder | None:
         """The oldest open transaction that holds every follower back, if any.
@@ -88,20 +115,6 @@ class EventStore(Protocol):
         Followers read only below the oldest running writer (so they skip
         nothing): a transaction left open stalls them all, while their lag, counted
         in settled events, stays zero.
-        """
-        ...
-
-    async def previous_outcome(
-        self, conn: AsyncConnection, command_id: str
-    ) -> PreviousOutcome | None:
-        """What an already-applied command left (its last event), or None if it never ran."""
-        ...
-
-    async def lock_streams(self, conn: AsyncConnection, stream_ids: Iterable[str]) -> None:
-        """Make other writers of these streams wait until this transaction ends.
-
-        For streams many commands write at once (one product's stock during a
-        sale): waiting in line costs less than conflicting and deciding again.
         """
         ...
 

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from eventstore import EventStore, HorizonHolder
+from eventstore import FollowedEventStore, HorizonHolder
 from read_models.projection import Projection, projection_lag
 
 Check = Callable[[], Awaitable[str | None]]
@@ -41,7 +41,7 @@ def temporal_check(client: Client) -> Check:
 
 def projections_check(
     engine: AsyncEngine,
-    store: EventStore,
+    store: FollowedEventStore,
     projections: Sequence[Projection],
     *,
     max_lag_seconds: float,

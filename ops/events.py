@@ -8,7 +8,7 @@ from contextlib import aclosing
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import START, EventStore, RecordedEvent
+from eventstore import START, FollowedEventStore, RecordedEvent
 from eventstore.follower import follow
 from ops.terminal import render
 
@@ -38,7 +38,7 @@ def _row(event: RecordedEvent) -> tuple[object, ...]:
 
 
 async def show_stream(
-    engine: AsyncEngine, store: EventStore, stream_id: str, *, tenant: str | None = None
+    engine: AsyncEngine, store: FollowedEventStore, stream_id: str, *, tenant: str | None = None
 ) -> str:
     """Every event of a stream: of one tenant, or of each tenant that has a stream so named."""
     async with engine.connect() as conn:
@@ -53,7 +53,7 @@ async def show_stream(
 
 async def tail(
     engine: AsyncEngine,
-    store: EventStore,
+    store: FollowedEventStore,
     *,
     from_start: bool,
     limit: int | None,

@@ -6,12 +6,12 @@ import json
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import EventStore
+from eventstore import FollowedEventStore
 from ops.terminal import render
 from read_models import queries
 
 
-async def inspect(engine: AsyncEngine, store: EventStore, order_id: str) -> str:
+async def inspect(engine: AsyncEngine, store: FollowedEventStore, order_id: str) -> str:
     async with engine.connect() as conn:
         order = (await queries.order_rows(conn, [order_id])).get(order_id)
         if order is None:

@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import START, EventStore
+from eventstore import START, FollowedEventStore
 from observability.health import held_back
 from ops.terminal import progress, render
 from projector.parking import parked, retry
@@ -15,7 +15,7 @@ from read_models import PROJECTIONS, projection_named
 from read_models.projection import projection_lag
 
 
-async def status(engine: AsyncEngine, store: EventStore) -> str:
+async def status(engine: AsyncEngine, store: FollowedEventStore) -> str:
     rows: list[tuple[object, ...]] = []
     async with engine.connect() as conn:
         head = await store.last_position(conn)
@@ -41,7 +41,7 @@ async def status(engine: AsyncEngine, store: EventStore) -> str:
     return f"{table}\n\nfollowers wait: {held_back(holder)}"
 
 
-async def list_parked(engine: AsyncEngine, store: EventStore) -> str:
+async def list_parked(engine: AsyncEngine, store: FollowedEventStore) -> str:
     async with engine.connect() as conn:
         entries = await parked(conn)
     if not entries:
@@ -56,12 +56,12 @@ async def list_parked(engine: AsyncEngine, store: EventStore) -> str:
     )
 
 
-async def retry_parked(engine: AsyncEngine, store: EventStore, name: str) -> str:
+async def retry_parked(engine: AsyncEngine, store: FollowedEventStore, name: str) -> str:
     applied, still = await retry(engine, store, projection_named(name))
     return f"{name}: {applied} parked events applied, {still} still parked"
 
 
-async def rebuild_with_progress(engine: AsyncEngine, store: EventStore, name: str) -> str:
+async def rebuild_with_progress(engine: AsyncEngine, store: FollowedEventStore, name: str) -> str:
     projection = projection_named(name)
     async with engine.connect() as conn:
         total = (await store.backlog(conn, after=START, limit=2**62)).events

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventstore import EventStore, Position, RecordedEvent
+from eventstore import FollowedEventStore, Position, RecordedEvent
 from projector.locks import hold_writes
 from read_models.projection import Projection
 from read_models.tables import parked_events
@@ -142,7 +142,9 @@ async def forget(conn: AsyncConnection, projection: str) -> None:
         await conn.execute(sa.delete(parked_events).where(parked_events.c.projection == projection))
 
 
-async def retry(engine: AsyncEngine, store: EventStore, projection: Projection) -> tuple[int, int]:
+async def retry(
+    engine: AsyncEngine, store: FollowedEventStore, projection: Projection
+) -> tuple[int, int]:
     """Apply `projection`'s parked events again, in log order: (applied, still parked)."""
     applied = still = 0
     async with engine.connect() as conn:

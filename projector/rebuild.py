@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from eventstore import START, EventStore, Position, RecordedEvent
+from eventstore import START, FollowedEventStore, Position, RecordedEvent
 from projector.locks import hold_writes
 from projector.parking import forget as forget_parked
 from read_models.projection import Projection, save_checkpoint
@@ -52,7 +52,7 @@ def _recreate_tables(sync: sa.Connection, tables: tuple[sa.Table, ...]) -> None:
 
 async def _replay(
     conn: AsyncConnection,
-    store: EventStore,
+    store: FollowedEventStore,
     projection: Projection,
     after: Position,
     *,
@@ -66,7 +66,7 @@ async def _replay(
 
 
 async def _read_settled(
-    engine: AsyncEngine, store: EventStore, after: Position, limit: int
+    engine: AsyncEngine, store: FollowedEventStore, after: Position, limit: int
 ) -> list[RecordedEvent]:
     async with engine.begin() as conn:
         return await store.read_all(conn, after=after, limit=limit, settled_only=True)
@@ -74,7 +74,7 @@ async def _read_settled(
 
 async def rebuild(
     engine: AsyncEngine,
-    store: EventStore,
+    store: FollowedEventStore,
     projection: Projection,
     *,
     batch_size: int = 1000,

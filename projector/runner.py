@@ -7,7 +7,7 @@ import asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import EventStore, Position, RecordedEvent
+from eventstore import FollowedEventStore, Position, RecordedEvent
 from eventstore.follower import follow
 from observability.metrics import ProjectorMetrics
 from projector.locks import hold_writes, try_lead
@@ -76,7 +76,7 @@ class ProjectionRunner:
     def __init__(
         self,
         engine: AsyncEngine,
-        store: EventStore,
+        store: FollowedEventStore,
         projection: Projection,
         *,
         batch_size: int,

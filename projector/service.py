@@ -10,7 +10,7 @@ import structlog
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from eventstore import EventStore
+from eventstore import FollowedEventStore
 from observability.health import database_check, operations_app, projections_check, serve
 from observability.metrics import ProjectorMetrics
 from projector.parking import parked
@@ -36,7 +36,7 @@ async def _supervise(runner: ProjectionRunner, name: str) -> None:
 
 
 async def _measure_lag(
-    engine: AsyncEngine, store: EventStore, metrics: ProjectorMetrics, every: float
+    engine: AsyncEngine, store: FollowedEventStore, metrics: ProjectorMetrics, every: float
 ) -> None:
     while True:
         try:
@@ -55,7 +55,7 @@ async def _measure_lag(
         await asyncio.sleep(every)
 
 
-async def run_projector(settings: Settings, engine: AsyncEngine, store: EventStore) -> None:
+async def run_projector(settings: Settings, engine: AsyncEngine, store: FollowedEventStore) -> None:
     """Run every asynchronous projection until SIGINT or SIGTERM."""
     metrics = ProjectorMetrics.create(REGISTRY)
     tasks = [

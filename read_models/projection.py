@@ -108,7 +108,9 @@ class Lag:
     """Age of the oldest of them (0 when there are none)."""
 
 
-async def projection_lag(conn: AsyncConnection, store: EventStore, name: str) -> Lag:
+async def projection_lag(
+    conn: AsyncConnection, store: EventStore[AsyncConnection], name: str
+) -> Lag:
     checkpoint = await load_checkpoint(conn, name)
     backlog = await store.backlog(conn, after=checkpoint)
     seconds = 0.0

@@ -24,7 +24,7 @@ from domain.catalog import (
 from domain.inventory import AddStock
 from domain.messages import Command
 
-COMMAND_HANDLERS: dict[type[Command], Callable[[UnitOfWork, Any], Awaitable[None]]] = {
+COMMAND_HANDLERS: dict[type[Command], Callable[[UnitOfWork[Any], Any], Awaitable[None]]] = {
     CreateCategory: catalog.create_category,
     RenameCategory: catalog.rename_category,
     DeleteCategory: catalog.delete_category,

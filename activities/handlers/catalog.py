@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from activities.handlers.unit_of_work import UnitOfWork
 from domain.catalog import (
     AttachProduct,
@@ -20,13 +22,13 @@ from domain.catalog import (
 )
 
 
-async def create_category(uow: UnitOfWork, command: CreateCategory) -> None:
+async def create_category(uow: UnitOfWork[Any], command: CreateCategory) -> None:
     claim = ClaimName(name=command.name, category_id=command.category_id)
     await uow.decide(CategoryName, CategoryName.stream_id(command.name), claim)
     await uow.decide(Category, Category.stream_id(command.category_id), command)
 
 
-async def rename_category(uow: UnitOfWork, command: RenameCategory) -> None:
+async def rename_category(uow: UnitOfWork[Any], command: RenameCategory) -> None:
     category = await uow.load(Category, Category.stream_id(command.category_id))
     if not await uow.decide(Category, Category.stream_id(command.category_id), command):
         return
@@ -37,20 +39,20 @@ async def rename_category(uow: UnitOfWork, command: RenameCategory) -> None:
         await uow.decide(CategoryName, CategoryName.stream_id(category.name), release)
 
 
-async def delete_category(uow: UnitOfWork, command: DeleteCategory) -> None:
+async def delete_category(uow: UnitOfWork[Any], command: DeleteCategory) -> None:
     category = await uow.load(Category, Category.stream_id(command.category_id))
     await uow.decide(Category, Category.stream_id(command.category_id), command)
     release = ReleaseName(name=category.name, category_id=command.category_id)
     await uow.decide(CategoryName, CategoryName.stream_id(category.name), release)
 
 
-async def create_product(uow: UnitOfWork, command: CreateProduct) -> None:
+async def create_product(uow: UnitOfWork[Any], command: CreateProduct) -> None:
     attach = AttachProduct(category_id=command.category_id, product_id=command.product_id)
     await uow.decide(Category, Category.stream_id(command.category_id), attach)
     await uow.decide(Product, Product.stream_id(command.product_id), command)
 
 
-async def update_product(uow: UnitOfWork, command: UpdateProduct) -> None:
+async def update_product(uow: UnitOfWork[Any], command: UpdateProduct) -> None:
     product = await uow.load(Product, Product.stream_id(command.product_id))
     await uow.decide(Product, Product.stream_id(command.product_id), command)
     moving_to = command.category_id
@@ -61,7 +63,7 @@ async def update_product(uow: UnitOfWork, command: UpdateProduct) -> None:
         await uow.decide(Category, Category.stream_id(product.category_id), detach)
 
 
-async def delete_product(uow: UnitOfWork, command: DeleteProduct) -> None:
+async def delete_product(uow: UnitOfWork[Any], command: DeleteProduct) -> None:
     product = await uow.load(Product, Product.stream_id(command.product_id))
     await uow.decide(Product, Product.stream_id(command.product_id), command)
     detach = DetachProduct(category_id=product.category_id, product_id=command.product_id)

@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from pydantic import ValidationError
@@ -19,8 +19,10 @@ from domain.snapshots import SnapshotPolicy
 from eventstore import (
     EventMetadata,
     EventStore,
+    FollowedEventStore,
     Position,
     PreviousOutcome,
+    RecordedEvent,
     RefusedData,
     Snapshot,
     WrongExpectedVersion,
@@ -32,6 +34,15 @@ log = structlog.get_logger(__name__)
 
 S = TypeVar("S")
 C = TypeVar("C", contravariant=True)
+T = TypeVar("T")
+"""The transaction a unit of work runs in: whatever its store takes."""
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class InlineProjection(Protocol[T_contra]):
+    """A read model updated in the command's own transaction (`read_models.Projection`)."""
+
+    async def apply(self, conn: T_contra, event: RecordedEvent) -> None: ...
 
 
 class Aggregate(Protocol[S, C]):
@@ -45,7 +56,7 @@ class Aggregate(Protocol[S, C]):
 
 
 async def load_aggregate(
-    conn: AsyncConnection, store: EventStore, aggregate: Aggregate[S, Any], stream_id: str
+    conn: T, store: EventStore[T], aggregate: Aggregate[S, Any], stream_id: str
 ) -> tuple[S, int]:
     """An aggregate's current state and its stream's version, from the stream's events."""
     loaded = await _load(conn, store, aggregate, stream_id)
@@ -68,7 +79,7 @@ def _snapshot_policy(aggregate: object) -> SnapshotPolicy[Any] | None:
 
 
 async def _load(
-    conn: AsyncConnection, store: EventStore, aggregate: Aggregate[S, Any], stream_id: str
+    conn: T, store: EventStore[T], aggregate: Aggregate[S, Any], stream_id: str
 ) -> _Stream:
     """Fold the stream's events into the aggregate's state, from its snapshot when it has one."""
     state, version, snapshot_version = aggregate.initial(), 0, 0
@@ -88,7 +99,7 @@ async def _load(
     return _Stream(state, version, snapshot_version, policy)
 
 
-class UnitOfWork:
+class UnitOfWork(Generic[T]):
     """Streams loaded and events decided within one command, appended together.
 
     `decide` loads a stream on first use and keeps its state current, so one
@@ -97,10 +108,10 @@ class UnitOfWork:
 
     def __init__(
         self,
-        conn: AsyncConnection,
-        store: EventStore,
+        conn: T,
+        store: EventStore[T],
         metadata: EventMetadata,
-        projections: Sequence[Projection],
+        projections: Sequence[InlineProjection[T]],
     ) -> None:
         self.conn = conn
         self._store = store
@@ -171,7 +182,8 @@ class UnitOfWork:
         return last
 
 
-Handler = Callable[[UnitOfWork], Awaitable[None]]
+Handler = Callable[[UnitOfWork[AsyncConnection]], Awaitable[None]]
+"""What `run_in_unit_of_work` runs: a command handler with its message bound."""
 
 
 def _require_same_input(previous: PreviousOutcome, metadata: EventMetadata) -> None:
@@ -187,7 +199,7 @@ def _require_same_input(previous: PreviousOutcome, metadata: EventMetadata) -> N
 
 async def run_in_unit_of_work(
     engine: AsyncEngine,
-    store: EventStore,
+    store: FollowedEventStore,
     metadata: EventMetadata,
     projections: Sequence[Projection],
     handler: Handler,

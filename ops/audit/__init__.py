@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
 
-from eventstore import EventStore, RecordedEvent
+from eventstore import FollowedEventStore, RecordedEvent
 from ops.audit.books import Books, Key
 from ops.audit.findings import AuditReport, Finding, Invariant
 from ops.audit.outside import check_ledger, check_sagas
@@ -37,7 +37,7 @@ __all__ = ["AuditReport", "Finding", "Invariant", "run_audit"]
 
 async def run_audit(
     engine: AsyncEngine,
-    store: EventStore,
+    store: FollowedEventStore,
     *,
     temporal: Client | None,
     ledger: Callable[[], Awaitable[Sequence[LedgerCharge]]] | None,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from eventstore import START, EventStore, RecordedEvent
+from eventstore import START, FollowedEventStore, RecordedEvent
 from ops.audit.findings import AuditReport, Invariant
 from projector.parking import ParkedEvent, describe
 from read_models.projection import Projection, load_checkpoint, projection_lag
@@ -28,7 +28,7 @@ BATCH = 1000
 
 async def rebuild_in_temporary_tables(
     conn: AsyncConnection,
-    store: EventStore,
+    store: FollowedEventStore,
     projections: Sequence[Projection],
     report: AuditReport,
     parked_events: Sequence[ParkedEvent],
@@ -160,7 +160,7 @@ def _row(row: sa.Row[object]) -> str:
 
 async def check_lag(
     conn: AsyncConnection,
-    store: EventStore,
+    store: FollowedEventStore,
     report: AuditReport,
     projections: Sequence[Projection],
     *,

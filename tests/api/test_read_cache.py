@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import pytest
 from graphql import parse
@@ -136,7 +137,7 @@ async def test_a_write_by_another_process_drops_the_entry(system, store):
         command_id=command_id, correlation_id=command_id, causation_id=command_id
     )
 
-    async def add(uow: UnitOfWork) -> None:
+    async def add(uow: UnitOfWork[Any]) -> None:
         command = AddStock(product_id=product["id"], quantity=7)
         await uow.decide(StockItem, StockItem.stream_id(product["id"]), command)
 

@@ -68,7 +68,7 @@ def metadata(tenant: str = "t-snap") -> EventMetadata:
 async def run(
     engine: AsyncEngine, store: Any, stream_id: str, command: Any, aggregate: Any
 ) -> None:
-    async def handle(uow: UnitOfWork) -> None:
+    async def handle(uow: UnitOfWork[Any]) -> None:
         await uow.decide(aggregate, stream_id, command)
 
     await run_in_unit_of_work(engine, store, metadata(), [], handle, conflict_retries=0)
