@@ -238,12 +238,7 @@ def saga_progress_after(progress: SagaProgress, event: DomainEvent) -> SagaProgr
     match event:
         case OrderPlaced():
             return SagaProgress()
-        case (
-            OrderStockReserved()
-            | OrderPaymentProcessed()
-            | OrderShippingArranged()
-            | OrderConfirmed()
-        ):
+        case OrderEvent() if type(event) in STEP_RECORDED_BY:
             return progress.complete(STEP_RECORDED_BY[type(event)])
         case OrderFraudChecked(passed=True):
             return progress.complete(SagaStep.CHECK_FRAUD)
@@ -319,7 +314,7 @@ class Order:
             case RecordShipment(order_id=order_id, shipment_id=shipment_id):
                 arranged = OrderShippingArranged(order_id=order_id, shipment_id=shipment_id)
                 return _record_step(state, arranged)
-            case RecordStep(order_id=order_id):
+            case RecordStep(order_id=order_id, step=SagaStep.CONFIRM_ORDER):
                 return _record_step(state, OrderConfirmed(order_id=order_id))
             case RecordFraudCheck(order_id=order_id, verdict=verdict):
                 if state.fraud_check is not None:

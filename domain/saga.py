@@ -160,7 +160,12 @@ class SagaProgress:
         return replace(self, planned=planned, step=None)
 
     def undo(self, compensation: Compensation) -> SagaProgress:
-        return replace(self, compensated=(*self.compensated, compensation))
+        """`compensation` ran; if its plan was never recorded (that bookkeeping may fail
+        for good while compensations go on), the saga is compensating all the same."""
+        planned = () if self.planned is None else self.planned
+        return replace(
+            self, planned=planned, step=None, compensated=(*self.compensated, compensation)
+        )
 
     def close(self, outcome: OrderState) -> SagaProgress:
         """The order ended `outcome` (CANCELLED or FAILED)."""

@@ -1,16 +1,19 @@
 """The event store in memory: the `EventStore` port for tests that need no database.
 
-It keeps the PostgreSQL store's promises (the contract suite runs against both):
-optimistic appends per stream, idempotency per (stream, command id), a global
-order by (transaction id, sequence) read only below the oldest open
-transaction, events encoded through the registry (so upcasters run on read),
-snapshots that never go back, and a lock per stream held until the
-transaction ends. Tenants are kept apart as row-level security keeps them:
-a transaction reads and writes only its own tenant's streams.
+It keeps the promises the contract suite checks on both stores: optimistic
+appends per stream (a writer of a stream another open transaction writes waits
+for it, as PostgreSQL's unique key makes it wait), idempotency per (stream,
+command id), a global order by (transaction id, sequence) read only below the
+oldest transaction that has written, a transaction id taken at its first write
+(as PostgreSQL's is), events encoded through the registry (so upcasters run
+on read, and a NUL byte is refused as PostgreSQL refuses it), snapshots that
+never go back, and a lock per stream held until the transaction ends.
 
-One process's memory, one event loop: nothing here is shared across processes,
-and nothing survives it. Inline projections live in PostgreSQL, so a unit of
-work on this store runs without them.
+Where it differs, on purpose: a transaction acts for one tenant and sees only
+its streams (row-level security's effect), also in the reads that follow a
+whole-log read, which on PostgreSQL see every tenant for the rest of their
+transaction. One process's memory, one event loop; nothing survives it.
+Inline projections live in PostgreSQL, so a unit of work here runs without them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.messages import DomainEvent
-from eventstore.errors import WrongExpectedVersion
+from eventstore.errors import RefusedData, WrongExpectedVersion
 from eventstore.records import (
     START,
     AppendResult,
@@ -71,8 +74,8 @@ class MemoryLog:
     claims: dict[tuple[str, str, str], _Claim] = field(default_factory=dict)
     snapshots: dict[tuple[str, str], Snapshot] = field(default_factory=dict)
     open: dict[int, MemoryTransaction] = field(default_factory=dict)
-    """Transactions that have neither committed nor rolled back, by id."""
-    locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    """Transactions that have written and neither committed nor rolled back, by id."""
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     transaction_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -83,12 +86,21 @@ class MemoryTransaction:
 
     log: MemoryLog
     tenant: str
-    id: int
+    id: int | None = None
+    """Taken at the first write, as PostgreSQL takes a transaction id."""
     events: list[_Stored] = field(default_factory=list)
     claims: dict[tuple[str, str, str], _Claim] = field(default_factory=dict)
     snapshots: dict[tuple[str, str], Snapshot] = field(default_factory=dict)
     held: list[asyncio.Lock] = field(default_factory=list)
     done: bool = False
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def writing(self) -> int:
+        """This transaction's id, taken now if it has none: from here on it holds the horizon."""
+        if self.id is None:
+            self.id = next(self.log.transaction_ids)
+            self.log.open[self.id] = self
+        return self.id
 
     def commit(self) -> None:
         self._end()
@@ -105,9 +117,11 @@ class MemoryTransaction:
         if self.done:
             raise RuntimeError("this transaction has ended")
         self.done = True
-        self.log.open.pop(self.id, None)
+        if self.id is not None:
+            self.log.open.pop(self.id, None)
         for lock in self.held:
             lock.release()
+        self.ended.set()
 
 
 class InMemoryEventStore:
@@ -119,9 +133,7 @@ class InMemoryEventStore:
 
     def begin(self, tenant: str) -> MemoryTransaction:
         """A transaction acting for `tenant`; the caller commits or rolls it back."""
-        tx = MemoryTransaction(self.log, tenant, next(self.log.transaction_ids))
-        self.log.open[tx.id] = tx
-        return tx
+        return MemoryTransaction(self.log, tenant)
 
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[MemoryTransaction]:
@@ -147,6 +159,13 @@ class InMemoryEventStore:
         if not new_events:
             raise ValueError("append needs at least one event")
         _check_open(tx)
+        if metadata.tenant_id != tx.tenant:
+            raise PermissionError(f"a transaction of {tx.tenant!r} cannot append for another")
+        # Wait for any other open writer of this stream, as PostgreSQL's unique
+        # keys make an append wait: it may commit (then this one conflicts, or is
+        # its duplicate) or roll back (then this one goes ahead).
+        while (writer := self._other_writer(tx, stream_id)) is not None:
+            await writer.ended.wait()
         claim_key = (tx.tenant, stream_id, metadata.command_id)
         claimed = self._claim(tx, claim_key)
         if claimed is not None:
@@ -157,20 +176,22 @@ class InMemoryEventStore:
                 position=claimed.position,
                 duplicate=True,
             )
-        # What a unique key on (stream, version) refuses, another open
-        # transaction's append included (PostgreSQL would make this one wait on
-        # it, then refuse it once it commits).
-        taken = [e for e in self._every_write(tx.tenant) if e.stream_id == stream_id]
+        taken = [e for e in self._visible(tx) if e.stream_id == stream_id]
         if max((e.version for e in taken), default=0) != expected_version:
             raise WrongExpectedVersion(stream_id, expected_version)
+        encoded = [self._registry.encode(event) for event in new_events]
+        if any(_NUL in data for _, _, data in encoded) or _NUL in metadata.model_dump_json():
+            raise RefusedData(stream_id, _UNTRANSLATABLE)
+        transaction_id = tx.writing()
         at = datetime.now(UTC)
         stored = []
-        for version, event in enumerate(new_events, start=expected_version + 1):
-            event_type, event_version, data = self._registry.encode(event)
+        for version, (event_type, event_version, data) in enumerate(
+            encoded, start=expected_version + 1
+        ):
             stored.append(
                 _Stored(
                     tenant=tx.tenant,
-                    position=Position(tx.id, next(self.log.sequence)),
+                    position=Position(transaction_id, next(self.log.sequence)),
                     stream_id=stream_id,
                     version=version,
                     event_id=str(uuid.uuid4()),
@@ -207,12 +228,14 @@ class InMemoryEventStore:
     async def read_stream(
         self, tx: MemoryTransaction, stream_id: str, *, from_version: int = 1
     ) -> list[RecordedEvent]:
+        _check_open(tx)
         found = [
             e for e in self._visible(tx) if e.stream_id == stream_id and e.version >= from_version
         ]
         return self._decode(sorted(found, key=lambda e: e.version))
 
     async def read_snapshot(self, tx: MemoryTransaction, stream_id: str) -> Snapshot | None:
+        _check_open(tx)
         key = (tx.tenant, stream_id)
         return tx.snapshots.get(key) or self.log.snapshots.get(key)
 
@@ -220,6 +243,7 @@ class InMemoryEventStore:
         _check_open(tx)
         key = (tx.tenant, snapshot.stream_id)
         if _replaces(tx.snapshots.get(key) or self.log.snapshots.get(key), snapshot):
+            tx.writing()
             tx.snapshots[key] = snapshot
 
     async def read_all(
@@ -231,10 +255,11 @@ class InMemoryEventStore:
         settled_only: bool = True,
     ) -> list[RecordedEvent]:
         """Every tenant's events, as the PostgreSQL store's whole-log read gives them."""
-        later = sorted(
-            (e for e in self.log.events if after < e.position),
-            key=lambda e: e.position,
-        )[:limit]
+        _check_open(tx)
+        candidates = self.log.events if settled_only else [*self.log.events, *tx.events]
+        later = sorted((e for e in candidates if after < e.position), key=lambda e: e.position)[
+            :limit
+        ]
         if settled_only:
             horizon = self._horizon()
             later = [e for e in later if e.position.transaction_id < horizon]
@@ -243,16 +268,19 @@ class InMemoryEventStore:
     async def read_correlated(
         self, tx: MemoryTransaction, correlation_id: str
     ) -> list[RecordedEvent]:
+        _check_open(tx)
         found = [e for e in self._visible(tx) if e.metadata.correlation_id == correlation_id]
         return self._decode(sorted(found, key=lambda e: e.position))
 
     async def last_position(self, tx: MemoryTransaction) -> Position:
+        _check_open(tx)
         settled = self._settled()
         return max((e.position for e in settled), default=START)
 
     async def backlog(
         self, tx: MemoryTransaction, *, after: Position, limit: int = 10_000
     ) -> Backlog:
+        _check_open(tx)
         pending = sorted(
             (e for e in self._settled() if after < e.position), key=lambda e: e.position
         )[:limit]
@@ -263,6 +291,7 @@ class InMemoryEventStore:
     async def previous_outcome(
         self, tx: MemoryTransaction, command_id: str
     ) -> PreviousOutcome | None:
+        _check_open(tx)
         claims = {**self.log.claims, **tx.claims}
         mine = [
             claim
@@ -279,10 +308,14 @@ class InMemoryEventStore:
         """Wait for each stream's lock in sorted order; held until the transaction ends."""
         _check_open(tx)
         for stream_id in sorted(set(stream_ids)):
-            lock = self.log.locks.setdefault((tx.tenant, stream_id), asyncio.Lock())
+            # By stream id alone, as PostgreSQL's advisory lock hashes it.
+            lock = self.log.locks.setdefault(stream_id, asyncio.Lock())
             if lock in tx.held:
                 continue
             await lock.acquire()
+            if tx.done:  # ended while this waited: nothing would ever release it
+                lock.release()
+                raise RuntimeError("this transaction has ended")
             tx.held.append(lock)
 
     def _claim(self, tx: MemoryTransaction, key: tuple[str, str, str]) -> _Claim | None:
@@ -292,10 +325,14 @@ class InMemoryEventStore:
         """What `tx` sees: its tenant's committed events, and its own."""
         return [e for e in self.log.events if e.tenant == tx.tenant] + tx.events
 
-    def _every_write(self, tenant: str) -> list[_Stored]:
-        """`tenant`'s events, committed or written by a transaction still open."""
-        writes = [*self.log.events, *(e for tx in self.log.open.values() for e in tx.events)]
-        return [e for e in writes if e.tenant == tenant]
+    def _other_writer(self, tx: MemoryTransaction, stream_id: str) -> MemoryTransaction | None:
+        """Another open transaction that has written to `tx`'s tenant's `stream_id`."""
+        for other in self.log.open.values():
+            if other is not tx and any(
+                e.tenant == tx.tenant and e.stream_id == stream_id for e in other.events
+            ):
+                return other
+        return None
 
     def _horizon(self) -> int:
         """Every transaction id below this has ended: nothing can still appear there."""
@@ -328,6 +365,12 @@ def _replaces(stored: Snapshot | None, snapshot: Snapshot) -> bool:
         or stored.version < snapshot.version
         or stored.schema_version != snapshot.schema_version
     )
+
+
+_NUL = "\\u0000"
+"""A NUL character as JSON writes it: PostgreSQL's JSON and text types cannot hold one."""
+_UNTRANSLATABLE = "22P05"
+"""The SQLSTATE PostgreSQL refuses it with (`untranslatable_character`)."""
 
 
 def _check_open(tx: MemoryTransaction) -> None:

@@ -42,7 +42,9 @@ async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> Non
         await conn.execute(sa.insert(order_updates).values(order_id=event.order_id, **entry))
         return
     read = sa.select(*_PROGRESS_COLUMNS, orders.c.failure_reason)
-    row = (await conn.execute(read.where(orders.c.id == event.order_id))).mappings().one()
+    row = (await conn.execute(read.where(orders.c.id == event.order_id))).mappings().one_or_none()
+    if row is None:
+        return  # an event of an order this model never placed: nothing to update
     before = _progress(row)
     after = saga_progress_after(before, event)
     view = saga_view(after)
@@ -60,7 +62,8 @@ async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> Non
             values.update(failure_reason=reason, planned_compensations=[c.value for c in planned])
         case OrderCancelled(reason=reason):
             # The reason compensation began with stays: it says why the order was cancelled.
-            values["failure_reason"] = row["failure_reason"] or reason
+            stored = row["failure_reason"]
+            values["failure_reason"] = reason if stored is None else stored
         case OrderFailed(reason=reason):
             values["failure_reason"] = reason
     if view.finished and not saga_view(before).finished:

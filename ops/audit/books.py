@@ -1,6 +1,6 @@
 """The books the event log keeps, folded stream by stream and checked as they are read.
 
-Pure: it sees events and read-model rows, and writes findings. `ops.audit.run`
+Pure: it sees events and read-model rows, and writes findings. `ops.audit.run_audit`
 feeds it from PostgreSQL in one snapshot, so the log and the read models it
 compares belong to the same moment.
 """

@@ -162,3 +162,15 @@ def test_a_refused_fraud_check_moves_nothing_and_the_closing_events_end_the_saga
     assert saga_view(confirmed).saga_status is SagaStatus.COMPLETED
     failed = saga_progress_after(reserved, OrderFailed(order_id="o", reason="stuck"))
     assert saga_view(failed).saga_status is SagaStatus.FAILED
+
+
+def test_a_compensation_whose_plan_was_never_recorded_still_compensates():
+    """Recording the plan is bookkeeping that may fail for good; the compensations run anyway."""
+    reserved = saga_progress_after(SagaProgress(), OrderStockReserved(order_id="o"))
+    undone = saga_progress_after(reserved, OrderStepCompensated(order_id="o", compensation=RELEASE))
+    view = saga_view(undone)
+    assert (view.saga_status, view.current_step, view.to_compensate) == (
+        SagaStatus.COMPENSATING,
+        None,
+        (),
+    )

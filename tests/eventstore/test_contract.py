@@ -27,6 +27,7 @@ from eventstore import (
     EventRegistry,
     Position,
     RecordedEvent,
+    RefusedData,
     WrongExpectedVersion,
 )
 from eventstore.follower import follow
@@ -378,6 +379,65 @@ class Contract:
         await held.commit()
         await asyncio.wait_for(waiting, 10)
         assert order == ["first ends", "second"]
+
+    async def test_a_repeat_racing_its_first_run_waits_and_is_its_duplicate(self, backend):
+        store, stream_id, metadata = backend.store, stream(), meta()
+        held = await backend.hold()
+        first = await store.append(held.tx, stream_id, 0, [created()], metadata)
+
+        async def repeat() -> Any:
+            async with backend.begin() as tx:
+                return await store.append(tx, stream_id, 0, [created()], metadata)
+
+        again = asyncio.create_task(repeat())
+        await asyncio.sleep(0.2)
+        assert not again.done()  # it waits for the first run's transaction
+        await held.commit()
+        result = await asyncio.wait_for(again, 10)
+        assert result.duplicate and result.position == first.position
+
+    async def test_a_transaction_that_only_read_holds_no_reader_back(self, backend):
+        store = backend.store
+        async with backend.read() as tx:
+            start = await store.last_position(tx)
+        reader = await backend.hold()
+        await store.read_stream(reader.tx, stream())
+        async with backend.begin() as tx:
+            written = await store.append(tx, stream(), 0, [created()], meta())
+        async with backend.read() as tx:
+            assert [e.event_id for e in await store.read_all(tx, after=start)] == [
+                written.events[0].event_id
+            ]
+        await reader.rollback()
+
+    async def test_a_transaction_that_writes_after_a_later_one_committed_is_read_after_it(
+        self, backend
+    ):
+        """Its position comes from its first write, so a reader that passed the other
+        commit still reads it (a position taken at its start would fall behind the reader)."""
+        store = backend.store
+        async with backend.read() as tx:
+            start = await store.last_position(tx)
+        late = await backend.hold()
+        await store.read_stream(late.tx, stream())
+        async with backend.begin() as tx:
+            early = await store.append(tx, stream(), 0, [created("early")], meta())
+        async with backend.read() as tx:
+            seen = await store.read_all(tx, after=start)
+        assert [e.event_id for e in seen] == [early.events[0].event_id]
+        written = await store.append(late.tx, stream(), 0, [created("late")], meta())
+        await late.commit()
+        async with backend.read() as tx:
+            after = await store.read_all(tx, after=early.position)
+        assert [e.event_id for e in after] == [written.events[0].event_id]
+
+    async def test_a_nul_character_is_refused_as_data_and_nothing_is_written(self, backend):
+        store, stream_id = backend.store, stream()
+        with pytest.raises(RefusedData):
+            async with backend.begin() as tx:
+                await store.append(tx, stream_id, 0, [created("a\x00b")], meta())
+        async with backend.read() as tx:
+            assert await store.read_stream(tx, stream_id) == []
 
 
 class TestInMemoryStore(Contract):
