@@ -37,8 +37,9 @@ async def apply_to_orders(conn: AsyncConnection, recorded: RecordedEvent) -> Non
         return
     at = recorded.recorded_at
     if isinstance(event, OrderPlaced):
-        await _insert_order(conn, event, recorded.version, at)
-        entry = _log_entry(recorded.version, saga_view(SagaProgress()), at)
+        placed = saga_view(SagaProgress())
+        await _insert_order(conn, event, recorded.version, placed, at)
+        entry = _log_entry(recorded.version, placed, at)
         await conn.execute(sa.insert(order_updates).values(order_id=event.order_id, **entry))
         return
     read = sa.select(*_PROGRESS_COLUMNS, orders.c.failure_reason)
@@ -106,9 +107,8 @@ def _progress(row: sa.RowMapping) -> SagaProgress:
 
 
 async def _insert_order(
-    conn: AsyncConnection, event: OrderPlaced, version: int, at: datetime
+    conn: AsyncConnection, event: OrderPlaced, version: int, view: SagaView, at: datetime
 ) -> None:
-    view = saga_view(SagaProgress())
     await conn.execute(
         sa.insert(orders).values(
             id=event.order_id,
