@@ -25,7 +25,7 @@ from api.graphql.context import Context
 from api.guards.read_cache import answer_through
 from api.http.graphiql import graphiql_page
 from api.http.json_codec import decode_json, encode_json
-from api.http.ws_protocol import CodedProtocolErrors
+from api.http.ws_protocol import CodedProtocolErrors, TextFrames
 from observability.metrics import ApiMetrics
 
 
@@ -38,6 +38,7 @@ class ShopGraphQLRouter(GraphQLRouter[Context, None]):
     """
 
     graphql_transport_ws_handler_class = CodedProtocolErrors
+    websocket_adapter_class = TextFrames
 
     def __init__(
         self,

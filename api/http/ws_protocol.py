@@ -4,13 +4,18 @@ Operations per socket are Strawberry's own limit (`max_subscriptions_per_connect
 its refusal is sent by the protocol handler, outside the schema's extensions, so
 the handler here gives it (and any other protocol-level error) a code and a
 message that names the limit, as every other error has. A refused sign-in's
-close frame says why.
+close frame says why. Every message goes out as a text frame, as the protocol
+requires.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -19,6 +24,24 @@ from domain.errors import ErrorCode
 
 CLOSE_REASON_BYTES = 123
 """The most a WebSocket close frame's reason may hold (RFC 6455)."""
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """The socket, sending every message as a text frame, whatever the encoder returns.
+
+    graphql-transport-ws messages are JSON text: the reference client (`graphql-ws`,
+    under Apollo's `GraphQLWsLink`, urql and Relay) parses only text frames, and a
+    browser hands a binary frame to JavaScript as a `Blob`. Strawberry sends bytes
+    as a binary frame, and our encoder returns bytes (it is faster for HTTP).
+    """
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
 
 
 class _ExplainedRejection:

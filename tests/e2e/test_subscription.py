@@ -31,7 +31,9 @@ async def signed_in(port: int, bearer: str) -> AsyncIterator[ClientConnection]:
     ) as ws:
         payload = {"Authorization": f"Bearer {bearer}"}
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        ack = await ws.recv()
+        assert isinstance(ack, str), "graphql-transport-ws messages are text frames"
+        assert json.loads(ack)["type"] == "connection_ack"
         yield ws
 
 
@@ -51,7 +53,9 @@ async def collect(
             )
         )
         while True:
-            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            frame = await asyncio.wait_for(ws.recv(), 30)
+            assert isinstance(frame, str), "graphql-transport-ws messages are text frames"
+            message = json.loads(frame)
             if message["type"] == "complete":
                 return updates
             assert message["type"] == "next", message
