@@ -2,6 +2,7 @@
 
 It routes, and hands each concern to the module that holds it: cached
 catalog answers to `api.guards.read_cache`, JSON to `api.http.json_codec`,
+the media type of an answer to `api.http.media_types`,
 GraphiQL's page to `api.http.graphiql`, a socket's sign-in and its cap to
 `api.auth.sign_in`, and the protocol's own errors to `api.http.ws_protocol`.
 """
@@ -11,11 +12,11 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response, status
 from fastapi.responses import HTMLResponse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -25,6 +26,7 @@ from api.graphql.context import Context
 from api.guards.read_cache import answer_through
 from api.http.graphiql import graphiql_page
 from api.http.json_codec import decode_json, encode_json
+from api.http.media_types import GRAPHQL_RESPONSE, JSON, is_request_error, response_media_type
 from api.http.ws_protocol import CodedProtocolErrors, TextFrames
 from observability.metrics import ApiMetrics
 
@@ -84,6 +86,39 @@ class ShopGraphQLRouter(GraphQLRouter[Context, None]):
             kind=lambda: context.operation_kind,
             counted=lambda outcome: self._metrics.read_cache.labels(outcome).inc(),
         )
+
+    async def get_sub_response(self, request: Request) -> Response:
+        """The response's status and headers, in the media type the caller accepts
+        (kept on the request, for `process_result`)."""
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept"))
+        request.state.sub_response = sub_response
+        return sub_response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Under `application/graphql-response+json`, a request refused before it ran
+        is a 400 with no `data` entry, as the GraphQL over HTTP spec asks."""
+        response = await super().process_result(request, result)
+        sub_response: Response = request.state.sub_response
+        if sub_response.media_type == GRAPHQL_RESPONSE and is_request_error(result):
+            sub_response.status_code = status.HTTP_400_BAD_REQUEST
+            response.pop("data", None)
+        return response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = Response(
+            self.encode_json(response_data),
+            media_type=sub_response.media_type or JSON,
+            status_code=sub_response.status_code or status.HTTP_200_OK,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return encode_json(data)
