@@ -183,6 +183,29 @@ class Settings(BaseSettings):
         description="Longest an entry of the read cache is served, should a change "
         "go unannounced; changes of its tenant drop it at once.",
     )
+    graphql_persisted_queries_max_bytes: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="Most bytes of query texts the API remembers by hash for automatic "
+        "persisted queries (0: none; a text over 10,000 characters is never kept); "
+        "see api/guards/persisted_documents.py.",
+    )
+    graphql_trusted_documents: Path | None = Field(
+        default=None,
+        description='A manifest of trusted documents (`{"sha256:<hex>": document}`, as '
+        "`@graphql-codegen/client-preset` writes it): when set, the API runs only those.",
+    )
+    graphql_trusted_documents_admins_may_send_any: bool = Field(
+        default=False,
+        description="With trusted documents, let callers with the admin role send any "
+        "document (for GraphiQL and operators' scripts).",
+    )
+    graphql_public_max_age_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="`Cache-Control: public, max-age` of anonymous catalog answers to "
+        "GET: how long a browser or CDN may reuse one (0: must revalidate every time).",
+    )
     sockets_per_caller: int = Field(
         default=5, description="WebSockets one caller (a token subject) may hold per API process."
     )

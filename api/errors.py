@@ -135,6 +135,11 @@ def _coded(
     )
 
 
+def coded(error: ApiError) -> GraphQLError:
+    """`error` as the GraphQL error a client sees, for answers made outside the schema."""
+    return _coded(GraphQLError(error.message, original_error=error), None)
+
+
 class ErrorCodes(SchemaExtension):
     """Gives every error a code and hides internals (no stack trace, no SQL) from clients.
 

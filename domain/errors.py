@@ -17,6 +17,8 @@ class ErrorCode(StrEnum):
     OUT_OF_STOCK = "OUT_OF_STOCK"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    """A document sent by hash alone that the API does not know: send its text too."""
     UNAVAILABLE = "UNAVAILABLE"
     """A service the request needs (Temporal) is down or did not answer in time: retry."""
     INTERNAL = "INTERNAL"

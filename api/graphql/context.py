@@ -108,6 +108,10 @@ class Context(BaseContext):
         """Whether a valid, current token names the caller (asks nothing of the database)."""
         return self._valid() and self._identity.signed_in
 
+    def is_admin(self) -> bool:
+        """Whether a valid, current token gives the caller the admin role."""
+        return self._valid() and self._identity.is_admin
+
     def _valid(self) -> bool:
         return self._auth_failure is None and self._identity.current(
             self.services.verifier.leeway_seconds

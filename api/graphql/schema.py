@@ -19,6 +19,7 @@ from api.graphql.orders import OrderMutation, OrderQuery, OrderSubscription
 from api.guards.introspection import IntrospectionForSignedInCallers
 from api.guards.limits import GraphQLLimits, limit_extensions
 from api.guards.parse_cache import CachedParsing, CachedValidation
+from api.guards.persisted_documents import PersistedDocuments, PersistedDocumentsGuard
 from api.guards.read_cache import ClassifyOperations
 from observability.metrics import ApiMetrics, graphql_metrics_extension
 
@@ -78,13 +79,19 @@ def build_schema(
     *,
     limits: GraphQLLimits | None = None,
     production: bool = False,
+    documents: PersistedDocuments | None = None,
 ) -> Schema:
     """The schema; with `metrics`, every operation is counted and timed.
+
+    With `documents`, requests may send documents by hash, and only trusted ones
+    run if it holds a manifest (see `api.guards.persisted_documents`).
 
     In `production`, only signed-in callers may introspect, and errors carry no
     suggestions (see `api.guards.introspection`).
     """
     extensions: list[Callable[[], SchemaExtension]] = [
+        # First: every extension after it sees the text a hash stands for.
+        *([partial(PersistedDocumentsGuard, documents=documents)] if documents else []),
         # Documents are parsed, and validated, once (see `api.guards.parse_cache`); the
         # limits before validation keep hostile ones from being either.
         CachedParsing,

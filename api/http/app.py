@@ -15,6 +15,7 @@ from api.auth.sockets import SocketsPerCaller
 from api.graphql.context import Context, Services, context_from_request
 from api.graphql.schema import build_schema
 from api.guards.limits import GraphQLLimits
+from api.guards.persisted_documents import PersistedDocuments, TrustedDocuments
 from api.http.body_size import BodySizeLimit
 from api.http.graphiql import ASSETS_DIR, GRAPHIQL_ASSETS
 from api.http.router import ShopGraphQLRouter
@@ -75,7 +76,15 @@ def create_app(
         max_cost=settings.graphql_max_cost,
         max_fields=settings.graphql_max_fields,
     )
-    schema = build_schema(metrics, limits=limits, production=settings.production)
+    trusted = settings.graphql_trusted_documents
+    documents = PersistedDocuments(
+        max_bytes=settings.graphql_persisted_queries_max_bytes,
+        trusted=None if trusted is None else TrustedDocuments.load(trusted),
+        admins_may_send_any=settings.graphql_trusted_documents_admins_may_send_any,
+    )
+    schema = build_schema(
+        metrics, limits=limits, production=settings.production, documents=documents
+    )
     secret = settings.dev_graphiql_token
     graphiql_token = None if secret is None else secret.get_secret_value()
     if not settings.production:
@@ -86,6 +95,8 @@ def create_app(
             schema,
             sockets=sockets,
             metrics=metrics,
+            documents=documents,
+            public_max_age_seconds=settings.graphql_public_max_age_seconds,
             max_subscriptions_per_connection=settings.subscriptions_per_socket,
             context_getter=get_context,
             graphiql_token=graphiql_token,
